@@ -1,0 +1,515 @@
+package oneshot
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/swarm"
+)
+
+// JobSpec describes one job: what to run, with what, and how to wait for it.
+// Fill it directly, with options (With...), or both: options are applied on a
+// copy of the spec, in order, after the fields. The zero value of every field
+// but Image is a sensible default.
+type JobSpec struct {
+	// Image is the image to run, e.g. "alpine:3.20" or "registry:5000/app@sha256:...".
+	Image string
+	// Command is what `docker run IMAGE CMD...` takes: the container's
+	// arguments, passed to the image's entrypoint. No shell splits them.
+	Command []string
+	// Entrypoint, if set, replaces the image's entrypoint.
+	Entrypoint []string
+	// Env holds KEY=VALUE pairs.
+	Env []string
+	// Name is the service's name. Empty means a unique generated name
+	// ("oneshot-" and random letters); a given name must be unique on the
+	// swarm while the job's service exists.
+	Name string
+	// Labels go on the service and on the job's container. Keys starting
+	// with "oneshot." are reserved.
+	Labels map[string]string
+	// User runs the job as this user (name, UID or UID:GID).
+	User string
+	// Workdir is the job's working directory.
+	Workdir string
+	// Networks attaches the job to swarm networks (overlay, attachable or
+	// not), by name.
+	Networks []NetworkAttachment
+	// Mounts are the job's volumes, bind mounts and tmpfs.
+	Mounts []Mount
+	// Secrets are swarm secrets given to the job as files.
+	Secrets []SecretRef
+	// Configs are swarm configs given to the job as files.
+	Configs []ConfigRef
+	// Constraints are placement constraints, e.g. "node.role==worker".
+	Constraints []string
+	// Resources limits and reserves CPU and memory.
+	Resources Resources
+	// RegistryAuth, if set, is sent with the job so that every node can pull
+	// the image from a private registry.
+	RegistryAuth *RegistryAuth
+	// Retries is how many times a failed task is started again (0: never).
+	// The Result is that of the last attempt.
+	Retries int
+	// RetryDelay is the pause before each retry.
+	RetryDelay time.Duration
+	// Timeout bounds the whole job, from Start to the end of Wait. On expiry
+	// the job is stopped and Wait's error matches context.DeadlineExceeded.
+	// Zero means no limit of its own (the context may still set one).
+	Timeout time.Duration
+	// ScheduleTimeout bounds how long the task may wait for a node. On expiry
+	// Wait returns a *TaskError wrapping ErrUnschedulable with the swarm's
+	// reason. Zero means wait as long as the job may.
+	ScheduleTimeout time.Duration
+	// Stdout and Stderr, if set, receive the job's output live, while it
+	// runs. Nil means the output is only captured in the Result.
+	Stdout, Stderr io.Writer
+	// OutputLimit caps the bytes of each stream kept in the Result; zero
+	// means DefaultOutputLimit and a negative value keeps nothing. Output
+	// beyond it still reaches Stdout and Stderr.
+	OutputLimit int
+	// OnStatus, if set, is called from Wait each time the job's task changes
+	// state, e.g. to show progress. It must not block.
+	OnStatus func(TaskStatus)
+	// StopGracePeriod is how long the job has to exit after SIGTERM when it
+	// is stopped early (timeout, cancellation) before it is killed. Zero
+	// means the engine's default (10 s).
+	StopGracePeriod time.Duration
+	// Keep leaves the service on the swarm after the job ends, for
+	// inspection; Prune removes it later.
+	Keep bool
+}
+
+// DefaultOutputLimit is how many bytes of each output stream a Result keeps
+// when JobSpec.OutputLimit is zero.
+const DefaultOutputLimit = 16 << 20
+
+// NetworkAttachment attaches a job to a swarm network.
+type NetworkAttachment struct {
+	// Name is the network's name or ID.
+	Name string
+	// Aliases are extra DNS names for the job on that network.
+	Aliases []string
+}
+
+// MountType is the kind of a Mount.
+type MountType string
+
+// The kinds of mount a job can have.
+const (
+	MountVolume MountType = "volume" // a named (or anonymous) volume
+	MountBind   MountType = "bind"   // a path of the node's file system
+	MountTmpfs  MountType = "tmpfs"  // a file system in memory
+)
+
+// Mount is one of a job's mounts.
+type Mount struct {
+	// Type is the kind of mount; empty means MountVolume.
+	Type MountType
+	// Source is the volume's name, or the node's absolute path for a bind
+	// mount; it must be empty for tmpfs.
+	Source string
+	// Target is the absolute path inside the container.
+	Target string
+	// ReadOnly mounts it read-only.
+	ReadOnly bool
+	// TmpfsSize caps a tmpfs, in bytes (0: no cap of its own).
+	TmpfsSize int64
+}
+
+// SecretRef gives a job a swarm secret as a file.
+type SecretRef struct {
+	// Name is the secret's name on the swarm.
+	Name string
+	// Target is the file's path: relative to /run/secrets, or absolute.
+	// Empty means /run/secrets/NAME.
+	Target string
+	// UID and GID own the file ("0" when empty).
+	UID, GID string
+	// Mode is the file's mode (0444 when zero).
+	Mode os.FileMode
+}
+
+// ConfigRef gives a job a swarm config as a file.
+type ConfigRef struct {
+	// Name is the config's name on the swarm.
+	Name string
+	// Target is the file's absolute path; empty means /NAME.
+	Target string
+	// UID and GID own the file ("0" when empty).
+	UID, GID string
+	// Mode is the file's mode (0444 when zero).
+	Mode os.FileMode
+}
+
+// Resources limits and reserves a job's CPU and memory. Zero means no limit
+// or reservation.
+type Resources struct {
+	// CPULimit and CPUReservation are in CPUs, e.g. 0.5.
+	CPULimit, CPUReservation float64
+	// MemoryLimit and MemoryReservation are in bytes.
+	MemoryLimit, MemoryReservation int64
+}
+
+// Labels that oneshot puts on every job service and container. Prune finds
+// job services by LabelManaged.
+const (
+	LabelManaged = "oneshot.managed" // "true"
+	LabelCreated = "oneshot.created" // the creation time, RFC 3339
+)
+
+var (
+	// serviceNamePattern is swarmkit's rule for service names.
+	serviceNamePattern = regexp.MustCompile(`^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$`)
+	envKeyPattern      = regexp.MustCompile(`^[^=\s]+$`)
+	constraintPattern  = regexp.MustCompile(`^\s*[A-Za-z0-9_.\-]+\s*(==|!=)\s*\S.*$`)
+)
+
+// Validate reports every field of the spec that cannot work, as *SpecError
+// values joined with errors.Join; nil means the spec is ready to run. Start
+// calls it; call it yourself to check a spec early.
+func (s *JobSpec) Validate() error {
+	var errs []error
+	add := func(field, problem, fix string) {
+		errs = append(errs, &SpecError{Field: field, Problem: problem, Fix: fix})
+	}
+	s.validateImageAndName(add)
+	s.validateEnv(add)
+	s.validateMounts(add)
+	s.validateFiles(add)
+	s.validateScheduling(add)
+	return errors.Join(errs...)
+}
+
+type addSpecError func(field, problem, fix string)
+
+func (s *JobSpec) validateImageAndName(add addSpecError) {
+	switch {
+	case s.Image == "":
+		add("Image", "empty", `set the image to run, e.g. JobSpec{Image: "alpine:3.20"}`)
+	default:
+		if _, err := reference.ParseNormalizedNamed(s.Image); err != nil {
+			add("Image", fmt.Sprintf("%q is not an image reference: %v", s.Image, err), "use NAME[:TAG][@DIGEST], in lower case")
+		}
+	}
+	if s.Name != "" && (len(s.Name) > 63 || !serviceNamePattern.MatchString(s.Name)) {
+		add("Name", fmt.Sprintf("%q is not a valid service name", s.Name), "use up to 63 letters, digits, '-' and '_', starting and ending with a letter or digit, or leave it empty for a unique name")
+	}
+	for k := range s.Labels {
+		if k == "" {
+			add("Labels", "empty key", "")
+		} else if strings.HasPrefix(k, "oneshot.") {
+			add("Labels["+k+"]", "the oneshot. prefix is reserved for oneshot's own labels", "choose another key")
+		}
+	}
+}
+
+func (s *JobSpec) validateEnv(add addSpecError) {
+	for i, kv := range s.Env {
+		key, _, ok := strings.Cut(kv, "=")
+		if !ok || !envKeyPattern.MatchString(key) {
+			add(fmt.Sprintf("Env[%d]", i), fmt.Sprintf("%q is not KEY=VALUE", kv), "write KEY=VALUE, or use WithEnvFile for a file where KEY alone takes your own value")
+		}
+	}
+}
+
+func (s *JobSpec) validateMounts(add addSpecError) {
+	targets := map[string]bool{}
+	for i, m := range s.Mounts {
+		field := fmt.Sprintf("Mounts[%d]", i)
+		if !path.IsAbs(m.Target) {
+			add(field+".Target", fmt.Sprintf("%q is not an absolute path", m.Target), "give the path inside the container, starting with /")
+		} else if targets[path.Clean(m.Target)] {
+			add(field+".Target", fmt.Sprintf("%q is mounted twice", m.Target), "")
+		}
+		targets[path.Clean(m.Target)] = true
+		switch m.Type {
+		case "", MountVolume:
+			if strings.Contains(m.Source, "/") {
+				add(field+".Source", fmt.Sprintf("%q is a path, not a volume name", m.Source), "use MountBind (WithBind) to mount a path of the node")
+			}
+		case MountBind:
+			if !path.IsAbs(m.Source) {
+				add(field+".Source", fmt.Sprintf("bind source %q is not an absolute path", m.Source), "give the absolute path on the node, or use MountVolume for a named volume")
+			}
+		case MountTmpfs:
+			if m.Source != "" {
+				add(field+".Source", "a tmpfs has no source", "leave Source empty")
+			}
+		default:
+			add(field+".Type", fmt.Sprintf("unknown mount type %q", m.Type), "use MountVolume, MountBind or MountTmpfs")
+		}
+		if m.TmpfsSize < 0 || (m.TmpfsSize > 0 && m.Type != MountTmpfs) {
+			add(field+".TmpfsSize", "only a tmpfs takes a positive size", "")
+		}
+	}
+}
+
+func (s *JobSpec) validateFiles(add addSpecError) {
+	secretTargets := map[string]bool{}
+	for i, ref := range s.Secrets {
+		field := fmt.Sprintf("Secrets[%d]", i)
+		if ref.Name == "" {
+			add(field+".Name", "empty", "name a secret made with `docker secret create`")
+		}
+		if target := secretPath(ref); secretTargets[target] {
+			add(field+".Target", fmt.Sprintf("two secrets at %q", target), "give one of them another Target")
+		} else {
+			secretTargets[target] = true
+		}
+	}
+	configTargets := map[string]bool{}
+	for i, ref := range s.Configs {
+		field := fmt.Sprintf("Configs[%d]", i)
+		if ref.Name == "" {
+			add(field+".Name", "empty", "name a config made with `docker config create`")
+		}
+		if ref.Target != "" && !path.IsAbs(ref.Target) {
+			add(field+".Target", fmt.Sprintf("%q is not an absolute path", ref.Target), "give the file's absolute path inside the container")
+		} else if target := path.Clean(configTarget(ref)); configTargets[target] {
+			add(field+".Target", fmt.Sprintf("two configs at %q", target), "give one of them another Target")
+		} else {
+			configTargets[target] = true
+		}
+	}
+	for i, n := range s.Networks {
+		if n.Name == "" {
+			add(fmt.Sprintf("Networks[%d].Name", i), "empty", "name a swarm network, e.g. made with `docker network create -d overlay --attachable NAME`")
+		}
+	}
+}
+
+func (s *JobSpec) validateScheduling(add addSpecError) {
+	for i, c := range s.Constraints {
+		if !constraintPattern.MatchString(c) {
+			add(fmt.Sprintf("Constraints[%d]", i), fmt.Sprintf("%q is not a constraint", c), `write ATTRIBUTE==VALUE or ATTRIBUTE!=VALUE, e.g. "node.role==worker"`)
+		}
+	}
+	r := s.Resources
+	if r.CPULimit < 0 || r.CPUReservation < 0 || r.MemoryLimit < 0 || r.MemoryReservation < 0 {
+		add("Resources", "negative", "use zero for no limit or reservation")
+	}
+	if !isFinite(r.CPULimit) || !isFinite(r.CPUReservation) {
+		add("Resources", "CPUs not a finite number", "give a number of CPUs such as 0.5 or 2")
+	}
+	for _, d := range []struct {
+		field string
+		value time.Duration
+	}{{"Timeout", s.Timeout}, {"ScheduleTimeout", s.ScheduleTimeout}, {"RetryDelay", s.RetryDelay}, {"StopGracePeriod", s.StopGracePeriod}} {
+		if d.value < 0 {
+			add(d.field, fmt.Sprintf("negative (%s)", d.value), "use zero for no limit")
+		}
+	}
+	if s.Retries < 0 {
+		add("Retries", fmt.Sprintf("negative (%d)", s.Retries), "use zero for no retry")
+	}
+}
+
+// swarmIDs maps the names of a spec's secrets, configs and networks to their
+// IDs on the swarm (see resolve.go).
+type swarmIDs struct {
+	secrets, configs, networks map[string]string
+}
+
+// serviceSpec maps a validated JobSpec to the swarm service that runs it:
+// one replica whose task is never restarted (unless retries were asked
+// for), labelled as oneshot's.
+//
+// Not a "replicated-job" service: Engine 20.10 (and later, moby#44312,
+// moby#42789) never reaps the tasks of a removed job service, so every job
+// would leave its exited container behind on its node. A replicated service
+// with restart condition "none" runs its task once just the same (the
+// orchestrator counts a slot whose task must not restart as filled, also
+// after a manager fail-over), and its tasks and containers are removed with it.
+func (s *JobSpec) serviceSpec(name string, ids swarmIDs, created time.Time) swarm.ServiceSpec {
+	labels := s.labels(created)
+	one := uint64(1)
+	return swarm.ServiceSpec{
+		Annotations: swarm.Annotations{Name: name, Labels: labels},
+		Mode:        swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
+		TaskTemplate: swarm.TaskSpec{
+			ContainerSpec: &swarm.ContainerSpec{
+				Image:   s.Image,
+				Labels:  labels,
+				Command: s.Entrypoint,
+				Args:    s.Command,
+				Env:     s.Env,
+				Dir:     s.Workdir,
+				User:    s.User,
+				Mounts:  s.mounts(),
+				Secrets: s.secretRefs(ids.secrets),
+				Configs: s.configRefs(ids.configs),
+
+				StopGracePeriod: s.stopGracePeriod(),
+			},
+			Resources:     s.resources(),
+			RestartPolicy: s.restartPolicy(),
+			Placement:     &swarm.Placement{Constraints: s.Constraints},
+			Networks:      s.networks(ids.networks),
+		},
+	}
+}
+
+func (s *JobSpec) labels(created time.Time) map[string]string {
+	labels := make(map[string]string, len(s.Labels)+2)
+	for k, v := range s.Labels {
+		labels[k] = v
+	}
+	labels[LabelManaged] = "true"
+	labels[LabelCreated] = created.UTC().Format(time.RFC3339Nano)
+	return labels
+}
+
+func (s *JobSpec) mounts() []mount.Mount {
+	var out []mount.Mount
+	for _, m := range s.Mounts {
+		mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+		switch m.Type {
+		case MountBind:
+			mm.Type = mount.TypeBind
+		case MountTmpfs:
+			mm.Type = mount.TypeTmpfs
+			if m.TmpfsSize > 0 {
+				mm.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: m.TmpfsSize}
+			}
+		}
+		out = append(out, mm)
+	}
+	return out
+}
+
+func (s *JobSpec) secretRefs(ids map[string]string) []*swarm.SecretReference {
+	var out []*swarm.SecretReference
+	for _, ref := range s.Secrets {
+		target := secretTarget(ref)
+		out = append(out, &swarm.SecretReference{
+			SecretID:   ids[ref.Name],
+			SecretName: ref.Name,
+			File:       &swarm.SecretReferenceFileTarget{Name: target, UID: orDefault(ref.UID, "0"), GID: orDefault(ref.GID, "0"), Mode: fileMode(ref.Mode)},
+		})
+	}
+	return out
+}
+
+// secretTarget is where the secret's file is: its Target, or its name
+// (relative targets are under /run/secrets).
+func secretTarget(ref SecretRef) string {
+	if ref.Target == "" {
+		return ref.Name
+	}
+	return ref.Target
+}
+
+// secretPath is the secret file's absolute path in the container.
+func secretPath(ref SecretRef) string {
+	if target := secretTarget(ref); !path.IsAbs(target) {
+		return path.Join("/run/secrets", target)
+	}
+	return path.Clean(ref.Target)
+}
+
+// configTarget is where the config's file is: its Target, or /NAME.
+func configTarget(ref ConfigRef) string {
+	if ref.Target == "" {
+		return "/" + ref.Name
+	}
+	return ref.Target
+}
+
+func (s *JobSpec) configRefs(ids map[string]string) []*swarm.ConfigReference {
+	var out []*swarm.ConfigReference
+	for _, ref := range s.Configs {
+		target := configTarget(ref)
+		out = append(out, &swarm.ConfigReference{
+			ConfigID:   ids[ref.Name],
+			ConfigName: ref.Name,
+			File:       &swarm.ConfigReferenceFileTarget{Name: target, UID: orDefault(ref.UID, "0"), GID: orDefault(ref.GID, "0"), Mode: fileMode(ref.Mode)},
+		})
+	}
+	return out
+}
+
+func (s *JobSpec) resources() *swarm.ResourceRequirements {
+	r := s.Resources
+	if r == (Resources{}) {
+		return nil
+	}
+	req := &swarm.ResourceRequirements{}
+	if r.CPULimit > 0 || r.MemoryLimit > 0 {
+		req.Limits = &swarm.Limit{NanoCPUs: nanoCPUs(r.CPULimit), MemoryBytes: r.MemoryLimit}
+	}
+	if r.CPUReservation > 0 || r.MemoryReservation > 0 {
+		req.Reservations = &swarm.Resources{NanoCPUs: nanoCPUs(r.CPUReservation), MemoryBytes: r.MemoryReservation}
+	}
+	return req
+}
+
+// restartPolicy never restarts a job's task unless retries were asked for:
+// the swarm's default ("any") would restart a failing job forever.
+func (s *JobSpec) restartPolicy() *swarm.RestartPolicy {
+	if s.Retries == 0 {
+		return &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionNone}
+	}
+	attempts := uint64(s.Retries)
+	delay := s.RetryDelay
+	return &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, MaxAttempts: &attempts, Delay: &delay}
+}
+
+func (s *JobSpec) networks(ids map[string]string) []swarm.NetworkAttachmentConfig {
+	var out []swarm.NetworkAttachmentConfig
+	for _, n := range s.Networks {
+		out = append(out, swarm.NetworkAttachmentConfig{Target: ids[n.Name], Aliases: n.Aliases})
+	}
+	return out
+}
+
+func (s *JobSpec) stopGracePeriod() *time.Duration {
+	if s.StopGracePeriod == 0 {
+		return nil
+	}
+	d := s.StopGracePeriod
+	return &d
+}
+
+func (s *JobSpec) outputLimit() int {
+	switch {
+	case s.OutputLimit == 0:
+		return DefaultOutputLimit
+	case s.OutputLimit < 0:
+		return 0
+	}
+	return s.OutputLimit
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func fileMode(m os.FileMode) os.FileMode {
+	if m == 0 {
+		return 0o444
+	}
+	return m
+}
+
+// nanoCPUs converts CPUs to the swarm's billionths of a CPU, rounding so
+// that 4.1 CPUs is 4100000000 and not 4099999999.
+func nanoCPUs(cpus float64) int64 {
+	return int64(math.Round(cpus * 1e9))
+}
+
+func isFinite(f float64) bool {
+	return !math.IsNaN(f) && !math.IsInf(f, 0)
+}
