@@ -1,0 +1,291 @@
+package oneshot
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// Option changes a JobSpec. Options are applied in order on a copy of the
+// spec given to Run or Start; an option that cannot work returns a
+// *SpecError, and nothing is created on the swarm.
+type Option func(*JobSpec) error
+
+// applyOptions returns a copy of spec with opts applied, validated.
+func applyOptions(spec JobSpec, opts []Option) (JobSpec, error) {
+	spec.Command = append([]string(nil), spec.Command...)
+	spec.Entrypoint = append([]string(nil), spec.Entrypoint...)
+	spec.Env = append([]string(nil), spec.Env...)
+	spec.Networks = append([]NetworkAttachment(nil), spec.Networks...)
+	spec.Mounts = append([]Mount(nil), spec.Mounts...)
+	spec.Secrets = append([]SecretRef(nil), spec.Secrets...)
+	spec.Configs = append([]ConfigRef(nil), spec.Configs...)
+	spec.Constraints = append([]string(nil), spec.Constraints...)
+	labels := make(map[string]string, len(spec.Labels))
+	for k, v := range spec.Labels {
+		labels[k] = v
+	}
+	spec.Labels = labels
+	for _, opt := range opts {
+		if err := opt(&spec); err != nil {
+			return spec, err
+		}
+	}
+	return spec, spec.Validate()
+}
+
+// WithImage sets the image to run.
+func WithImage(image string) Option {
+	return func(s *JobSpec) error { s.Image = image; return nil }
+}
+
+// WithCommand sets the container's arguments, as `docker run IMAGE ARG...`
+// takes them. Each argument is passed as is: no shell splits or quotes them.
+func WithCommand(args ...string) Option {
+	return func(s *JobSpec) error { s.Command = append([]string(nil), args...); return nil }
+}
+
+// WithEntrypoint replaces the image's entrypoint.
+func WithEntrypoint(args ...string) Option {
+	return func(s *JobSpec) error { s.Entrypoint = append([]string(nil), args...); return nil }
+}
+
+// WithEnv sets one environment variable.
+func WithEnv(key, value string) Option {
+	return func(s *JobSpec) error {
+		if !envKeyPattern.MatchString(key) {
+			return &SpecError{Field: "Env", Problem: fmt.Sprintf("WithEnv(%q, ...): not a variable name", key), Fix: "use a name without '=' or spaces"}
+		}
+		s.Env = append(s.Env, key+"="+value)
+		return nil
+	}
+}
+
+// WithEnvFile adds the variables of an env file in docker's format: one
+// KEY=VALUE a line, '#' comments and blank lines ignored, and a KEY alone
+// taking its value from this process's environment (skipped when unset).
+func WithEnvFile(path string) Option {
+	return func(s *JobSpec) error {
+		env, err := readEnvFile(path, os.LookupEnv)
+		if err != nil {
+			return err
+		}
+		s.Env = append(s.Env, env...)
+		return nil
+	}
+}
+
+// WithName sets the service's name; it must be unique on the swarm while the
+// service exists. Without it, oneshot makes a unique name.
+func WithName(name string) Option {
+	return func(s *JobSpec) error { s.Name = name; return nil }
+}
+
+// WithLabel adds a label to the service and its container.
+func WithLabel(key, value string) Option {
+	return func(s *JobSpec) error {
+		if s.Labels == nil {
+			s.Labels = map[string]string{}
+		}
+		s.Labels[key] = value
+		return nil
+	}
+}
+
+// WithUser runs the job as user (a name, UID or UID:GID).
+func WithUser(user string) Option {
+	return func(s *JobSpec) error { s.User = user; return nil }
+}
+
+// WithWorkdir sets the job's working directory.
+func WithWorkdir(dir string) Option {
+	return func(s *JobSpec) error { s.Workdir = dir; return nil }
+}
+
+// WithNetwork attaches the job to a swarm network, with optional extra DNS
+// names. Use it once per network.
+func WithNetwork(name string, aliases ...string) Option {
+	return func(s *JobSpec) error {
+		s.Networks = append(s.Networks, NetworkAttachment{Name: name, Aliases: slices.Clone(aliases)})
+		return nil
+	}
+}
+
+// WithVolume mounts the named volume at target. The volume is created on the
+// node that runs the job if it does not exist there.
+func WithVolume(name, target string) Option {
+	return WithMount(Mount{Type: MountVolume, Source: name, Target: target})
+}
+
+// WithBind mounts hostPath, a path on the node that runs the job, at target.
+func WithBind(hostPath, target string) Option {
+	return WithMount(Mount{Type: MountBind, Source: hostPath, Target: target})
+}
+
+// WithTmpfs mounts an empty in-memory file system at target.
+func WithTmpfs(target string) Option {
+	return WithMount(Mount{Type: MountTmpfs, Target: target})
+}
+
+// WithMount adds a mount in its general form (read-only, tmpfs size...).
+func WithMount(m Mount) Option {
+	return func(s *JobSpec) error { s.Mounts = append(s.Mounts, m); return nil }
+}
+
+// WithSecret gives the job the swarm secret name as /run/secrets/NAME.
+func WithSecret(name string) Option {
+	return WithSecretRef(SecretRef{Name: name})
+}
+
+// WithSecretRef gives the job a swarm secret in the long form: target path,
+// owner and mode.
+func WithSecretRef(ref SecretRef) Option {
+	return func(s *JobSpec) error { s.Secrets = append(s.Secrets, ref); return nil }
+}
+
+// WithConfig gives the job the swarm config name as the file target (an
+// absolute path; empty means /NAME).
+func WithConfig(name, target string) Option {
+	return WithConfigRef(ConfigRef{Name: name, Target: target})
+}
+
+// WithConfigRef gives the job a swarm config in the long form.
+func WithConfigRef(ref ConfigRef) Option {
+	return func(s *JobSpec) error { s.Configs = append(s.Configs, ref); return nil }
+}
+
+// WithConstraint adds a placement constraint, e.g. "node.role==worker" or
+// "node.labels.disk==ssd".
+func WithConstraint(expr string) Option {
+	return func(s *JobSpec) error { s.Constraints = append(s.Constraints, expr); return nil }
+}
+
+// WithResources sets the job's CPU and memory limits and reservations.
+func WithResources(r Resources) Option {
+	return func(s *JobSpec) error { s.Resources = r; return nil }
+}
+
+// WithRegistryAuth sends credentials with the job, so that every node can
+// pull its image from a private registry.
+func WithRegistryAuth(auth RegistryAuth) Option {
+	return func(s *JobSpec) error { s.RegistryAuth = &auth; return nil }
+}
+
+// WithRegistryAuthFromDockerConfig sends the credentials that the user's
+// docker configuration (~/.docker/config.json or $DOCKER_CONFIG, credential
+// helpers included) holds for the registry of the job's image. Put it after
+// the option or field that sets the image. Without stored credentials it
+// leaves JobSpec.RegistryAuth as it was (none, unless set before), as
+// `docker service create --with-registry-auth` sends none.
+func WithRegistryAuthFromDockerConfig() Option {
+	return func(s *JobSpec) error {
+		auth, err := RegistryAuthFromDockerConfig(s.Image)
+		if err != nil || auth == nil {
+			return err // nothing stored: keep what the spec already has
+		}
+		s.RegistryAuth = auth
+		return nil
+	}
+}
+
+// WithRetries starts a failed task again, up to n times, after delay. The
+// Result is that of the last attempt.
+func WithRetries(n int, delay time.Duration) Option {
+	return func(s *JobSpec) error { s.Retries, s.RetryDelay = n, delay; return nil }
+}
+
+// WithTimeout bounds the whole job, from Start to the end of Wait. On expiry
+// the job is stopped, its service removed, and the error matches
+// context.DeadlineExceeded.
+func WithTimeout(d time.Duration) Option {
+	return func(s *JobSpec) error { s.Timeout = d; return nil }
+}
+
+// WithScheduleTimeout bounds how long the task may wait for a node; then the
+// job fails with ErrUnschedulable and the swarm's reason.
+func WithScheduleTimeout(d time.Duration) Option {
+	return func(s *JobSpec) error { s.ScheduleTimeout = d; return nil }
+}
+
+// WithStdout streams the job's stdout to w while it runs.
+func WithStdout(w io.Writer) Option {
+	return func(s *JobSpec) error { s.Stdout = w; return nil }
+}
+
+// WithStderr streams the job's stderr to w while it runs.
+func WithStderr(w io.Writer) Option {
+	return func(s *JobSpec) error { s.Stderr = w; return nil }
+}
+
+// WithOutputLimit caps the bytes of each stream kept in the Result (see
+// JobSpec.OutputLimit).
+func WithOutputLimit(n int) Option {
+	return func(s *JobSpec) error { s.OutputLimit = n; return nil }
+}
+
+// WithStatusFunc calls fn each time the job's task changes state.
+func WithStatusFunc(fn func(TaskStatus)) Option {
+	return func(s *JobSpec) error { s.OnStatus = fn; return nil }
+}
+
+// WithStopGracePeriod gives a job stopped early (timeout, cancellation) d
+// to exit after SIGTERM before it is killed.
+func WithStopGracePeriod(d time.Duration) Option {
+	return func(s *JobSpec) error { s.StopGracePeriod = d; return nil }
+}
+
+// WithKeep leaves the job's service on the swarm after the job ends.
+func WithKeep() Option {
+	return func(s *JobSpec) error { s.Keep = true; return nil }
+}
+
+// RunnerOption configures a Runner made by NewRunner.
+type RunnerOption func(*Runner) error
+
+// WithClient makes the Runner talk to the engine through c instead of a
+// client made from the environment. The Runner does not close c.
+func WithClient(c *client.Client) RunnerOption {
+	return func(r *Runner) error {
+		if c == nil {
+			return fmt.Errorf("oneshot: WithClient(nil)")
+		}
+		r.api = c
+		return nil
+	}
+}
+
+// WithLogger makes the Runner log what it does (at debug level: services
+// created and removed, event stream reconnections...) to l.
+func WithLogger(l *slog.Logger) RunnerOption {
+	return func(r *Runner) error {
+		if l != nil {
+			r.log = l
+		}
+		return nil
+	}
+}
+
+// PruneOption narrows what Prune removes.
+type PruneOption func(*pruneConfig)
+
+// PruneOlderThan removes only job services created more than d ago.
+func PruneOlderThan(d time.Duration) PruneOption {
+	return func(c *pruneConfig) { c.olderThan = d }
+}
+
+// PruneLabel removes only job services that have the label, given as "KEY"
+// (any value) or "KEY=VALUE", as `docker service ls --filter label=...`
+// takes it. Use it once per label; a service must have them all.
+func PruneLabel(label string) PruneOption {
+	return func(c *pruneConfig) { c.labels = append(c.labels, label) }
+}
+
+// PruneDryRun lists what Prune would remove without removing it.
+func PruneDryRun() PruneOption {
+	return func(c *pruneConfig) { c.dryRun = true }
+}
