@@ -1,0 +1,109 @@
+package oneshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+// PrunedService is a job service that Prune removed (or, with PruneDryRun,
+// would remove).
+type PrunedService struct {
+	ID, Name string
+	// CreatedAt is when the service was created.
+	CreatedAt time.Time
+	// State is the final state of the job's last task.
+	State TaskState
+}
+
+type pruneConfig struct {
+	olderThan time.Duration
+	dryRun    bool
+	labels    []string
+}
+
+// Prune removes the job services that oneshot created on this swarm (found
+// by the LabelManaged label) whose tasks have all ended: services kept with
+// WithKeep, or left by a process that died before its Wait. Jobs that still
+// run, and jobs this Runner is waiting for, are left alone. It returns what
+// it removed; services it could not remove are reported in the error.
+func (r *Runner) Prune(ctx context.Context, opts ...PruneOption) ([]PrunedService, error) {
+	var cfg pruneConfig
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	filters := make(client.Filters).Add("label", LabelManaged+"=true").Add("label", cfg.labels...)
+	services, err := r.api.ServiceList(ctx, client.ServiceListOptions{Filters: filters})
+	if err != nil {
+		return nil, r.explain(ctx, "list job services", err)
+	}
+	candidates := r.pruneCandidates(services.Items, cfg.olderThan)
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	byID := make(client.Filters)
+	for _, s := range candidates {
+		byID.Add("service", s.ID)
+	}
+	tasks, err := r.api.TaskList(ctx, client.TaskListOptions{Filters: byID})
+	if err != nil {
+		return nil, fmt.Errorf("oneshot: list the tasks of job services: %w", err)
+	}
+	return r.removeFinished(ctx, candidates, tasks.Items, cfg.dryRun)
+}
+
+// pruneCandidates keeps the services old enough and not in flight here.
+func (r *Runner) pruneCandidates(services []swarm.Service, olderThan time.Duration) []swarm.Service {
+	var out []swarm.Service
+	for _, s := range services {
+		if time.Since(s.CreatedAt) < olderThan || r.watch.watching(s.ID) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// removeFinished removes each service all of whose tasks have ended.
+func (r *Runner) removeFinished(ctx context.Context, services []swarm.Service, tasks []swarm.Task, dryRun bool) ([]PrunedService, error) {
+	byService := map[string][]swarm.Task{}
+	for _, t := range tasks {
+		byService[t.ServiceID] = append(byService[t.ServiceID], t)
+	}
+	var pruned []PrunedService
+	var errs []error
+	for _, s := range services {
+		last, finished := lastTaskIfFinished(byService[s.ID])
+		if !finished {
+			continue
+		}
+		if !dryRun {
+			if _, err := r.api.ServiceRemove(ctx, s.ID, client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("oneshot: remove job service %s: %w", s.Spec.Name, err))
+				continue
+			}
+		}
+		pruned = append(pruned, PrunedService{ID: s.ID, Name: s.Spec.Name, CreatedAt: s.CreatedAt, State: TaskState(last.Status.State)})
+	}
+	return pruned, errors.Join(errs...)
+}
+
+// lastTaskIfFinished returns the newest task and whether every task ended
+// (a service with no task yet has not).
+func lastTaskIfFinished(tasks []swarm.Task) (swarm.Task, bool) {
+	var last swarm.Task
+	for _, t := range tasks {
+		if !TaskState(t.Status.State).Terminal() {
+			return last, false
+		}
+		if t.CreatedAt.After(last.CreatedAt) {
+			last = t
+		}
+	}
+	return last, len(tasks) > 0
+}
