@@ -1,0 +1,210 @@
+// Command jobkit is the small static program inside the images that oneshot's
+// tests, demo and benchmarks run as jobs. Each sub-command does one thing a job
+// might do, so a test can script a job without a shell in the image:
+//
+//	jobkit exit CODE            exit with CODE
+//	jobkit echo WORD...         print the words to stdout
+//	jobkit stderr WORD...       print the words to stderr
+//	jobkit sleep DURATION       sleep, e.g. 30s
+//	jobkit env [NAME...]        print the environment, or the named variables
+//	jobkit cat PATH...          copy files to stdout
+//	jobkit write PATH TEXT      write TEXT to the file at PATH
+//	jobkit spew MIB [SEED]      write MIB MiB of deterministic bytes to stdout
+//	jobkit mixed N              N numbered lines, alternating stdout and stderr
+//	jobkit fetch URL            GET URL and print the body
+//	jobkit serve ADDR DIR       serve DIR over HTTP on ADDR (a service, not a job)
+//	jobkit demo                 what `make demo` shows
+//
+// Sub-commands may be chained with "--": `jobkit echo hi -- exit 3`.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/oneshot-go/oneshot/internal/spew"
+)
+
+func main() {
+	exitOnSignal()
+	for _, cmd := range splitCommands(os.Args[1:]) {
+		if err := run(cmd); err != nil {
+			fmt.Fprintln(os.Stderr, "jobkit:", err)
+			os.Exit(2)
+		}
+	}
+}
+
+// exitOnSignal makes SIGTERM and SIGINT end the program at once, as a
+// well-behaved job does (as PID 1 of its container it would otherwise
+// ignore them and be killed only after the stop grace period).
+func exitOnSignal() {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		sig := <-signals
+		fmt.Fprintln(os.Stderr, "jobkit: stopped by", sig)
+		os.Exit(128 + int(sig.(syscall.Signal)))
+	}()
+}
+
+// splitCommands cuts the arguments at each "--".
+func splitCommands(args []string) [][]string {
+	var cmds [][]string
+	start := 0
+	for i, a := range args {
+		if a == "--" {
+			cmds = append(cmds, args[start:i])
+			start = i + 1
+		}
+	}
+	return append(cmds, args[start:])
+}
+
+func run(cmd []string) error {
+	if len(cmd) == 0 {
+		return fmt.Errorf("no sub-command; see the package comment")
+	}
+	args := cmd[1:]
+	switch cmd[0] {
+	case "exit":
+		code, err := strconv.Atoi(arg(args, 0, "0"))
+		if err != nil {
+			return err
+		}
+		os.Exit(code)
+	case "echo":
+		fmt.Println(strings.Join(args, " "))
+	case "stderr":
+		fmt.Fprintln(os.Stderr, strings.Join(args, " "))
+	case "sleep":
+		d, err := time.ParseDuration(arg(args, 0, "1s"))
+		if err != nil {
+			return err
+		}
+		time.Sleep(d)
+	case "env":
+		printEnv(args)
+	case "cat":
+		return catFiles(args)
+	case "write":
+		return os.WriteFile(arg(args, 0, ""), []byte(arg(args, 1, "")), 0o644)
+	case "spew":
+		return writeSpew(args)
+	case "mixed":
+		return mixed(args)
+	case "fetch":
+		return fetch(arg(args, 0, ""))
+	case "serve":
+		return http.ListenAndServe(arg(args, 0, ":8080"), http.FileServer(http.Dir(arg(args, 1, "/"))))
+	case "demo":
+		demo()
+	default:
+		return fmt.Errorf("unknown sub-command %q", cmd[0])
+	}
+	return nil
+}
+
+func arg(args []string, i int, def string) string {
+	if i < len(args) {
+		return args[i]
+	}
+	return def
+}
+
+func printEnv(names []string) {
+	if len(names) == 0 {
+		env := os.Environ()
+		sort.Strings(env)
+		for _, kv := range env {
+			fmt.Println(kv)
+		}
+		return
+	}
+	for _, n := range names {
+		fmt.Printf("%s=%s\n", n, os.Getenv(n))
+	}
+}
+
+func catFiles(paths []string) error {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(os.Stdout, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSpew writes MIB MiB of printable, line-broken, deterministic bytes: line i
+// of the output is the same for a given seed every time, so a test can compare
+// what it captured with what it computes itself (see Spew in jobkit_test.go).
+func writeSpew(args []string) error {
+	mib, err := strconv.Atoi(arg(args, 0, "1"))
+	if err != nil {
+		return err
+	}
+	seed, err := strconv.Atoi(arg(args, 1, "0"))
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(os.Stdout, 64<<10)
+	if _, err := w.Write(spew.Bytes(mib<<20, seed)); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func mixed(args []string) error {
+	n, err := strconv.Atoi(arg(args, 0, "10"))
+	if err != nil {
+		return err
+	}
+	for i := 1; i <= n; i++ {
+		if i%2 == 1 {
+			fmt.Fprintf(os.Stdout, "out %d\n", i)
+		} else {
+			fmt.Fprintf(os.Stderr, "err %d\n", i)
+		}
+	}
+	return nil
+}
+
+func fetch(url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	_, err = io.Copy(os.Stdout, resp.Body)
+	return err
+}
+
+func demo() {
+	host, _ := os.Hostname()
+	fmt.Printf("hello from a oneshot job in container %s\n", host)
+	for i := 1; i <= 3; i++ {
+		fmt.Printf("working... step %d of 3\n", i)
+		time.Sleep(200 * time.Millisecond)
+	}
+	fmt.Fprintln(os.Stderr, "this line went to stderr")
+	fmt.Println("done; exiting with code 3 to show that exit codes come through")
+	os.Exit(3)
+}
