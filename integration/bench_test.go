@@ -1,0 +1,166 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oneshot-go/oneshot"
+)
+
+// The benchmarks run the same trivial job (print a line, exit 0) through
+// oneshot, through the docker CLI as a swarm job (create --detach=false,
+// logs, rm: the same work as a Run that returns the output) and through
+// `docker run --rm` (no swarm), interleaved in each iteration so that all
+// three see the same machine, and report each one's seconds per job and
+// oneshot's ratio to the others. Run them with `make bench`.
+
+var trivialJob = []string{"echo", "hello"}
+
+func BenchmarkTrivialJob(b *testing.B) {
+	r := localRunner(b)
+	ctx := context.Background()
+	var tOneshot, tCLI, tDockerRun time.Duration
+	for b.Loop() {
+		tOneshot += timed(b, func() error {
+			_, err := r.Run(ctx, oneshot.JobSpec{Image: jobkitImage, Command: trivialJob})
+			return err
+		})
+		tCLI += timed(b, cliSwarmJob)
+		tDockerRun += timed(b, dockerRun)
+	}
+	report(b, tOneshot, tCLI, tDockerRun, 1)
+	removeCLILeftovers()
+}
+
+func BenchmarkTwentyJobsAtOnce(b *testing.B) {
+	const n = 20
+	counter := &countingTransport{}
+	r := countingRunner(b, counter)
+	ctx := context.Background()
+	var tOneshot, tCLI, tDockerRun time.Duration
+	requestsBefore := counter.n.Load()
+	for b.Loop() {
+		tOneshot += timed(b, func() error {
+			return inParallel(n, func() error {
+				_, err := r.Run(ctx, oneshot.JobSpec{Image: jobkitImage, Command: trivialJob})
+				return err
+			})
+		})
+		tCLI += timed(b, func() error { return inParallel(n, cliSwarmJob) })
+		tDockerRun += timed(b, func() error { return inParallel(n, dockerRun) })
+	}
+	report(b, tOneshot, tCLI, tDockerRun, 1)
+	b.ReportMetric(float64(counter.n.Load()-requestsBefore)/float64(b.N*n), "requests/job")
+	removeCLILeftovers()
+}
+
+func timed(b *testing.B, fn func() error) time.Duration {
+	start := time.Now()
+	require.NoError(b, fn())
+	return time.Since(start)
+}
+
+func report(b *testing.B, tOneshot, tCLI, tDockerRun time.Duration, jobs int) {
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N*jobs) }
+	b.ReportMetric(per(tOneshot), "oneshot-s/op")
+	b.ReportMetric(per(tCLI), "cli-s/op")
+	b.ReportMetric(per(tDockerRun), "docker-run-s/op")
+	b.ReportMetric(tOneshot.Seconds()/tCLI.Seconds(), "x-cli")
+	b.ReportMetric(tOneshot.Seconds()/tDockerRun.Seconds(), "x-docker-run")
+}
+
+func inParallel(n int, fn func() error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- fn()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cliSwarmJob does with the docker CLI what Run does: a one-shot swarm job
+// that is waited for, its logs read and the service removed.
+func cliSwarmJob() error {
+	out, err := exec.Command("docker", append([]string{"service", "create", "--quiet", "--mode", "replicated-job",
+		"--restart-condition", "none", "--detach=false", jobkitImage}, trivialJob...)...).Output()
+	if err != nil {
+		return fmt.Errorf("docker service create: %w", err)
+	}
+	lines := strings.Fields(string(out))
+	id := lines[len(lines)-1]
+	if err := exec.Command("docker", "service", "logs", "--raw", id).Run(); err != nil {
+		return fmt.Errorf("docker service logs: %w", err)
+	}
+	if err := exec.Command("docker", "service", "rm", id).Run(); err != nil {
+		return fmt.Errorf("docker service rm: %w", err)
+	}
+	cliLeftovers.Store(id, true)
+	return nil
+}
+
+// cliLeftovers holds the CLI job services whose exited containers the swarm
+// leaves behind (replicated-job tasks are never reaped: moby#42789); the
+// benchmarks remove them once timed.
+var cliLeftovers sync.Map
+
+func removeCLILeftovers() {
+	cliLeftovers.Range(func(id, _ any) bool {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=com.docker.swarm.service.id="+id.(string)).Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+		}
+		cliLeftovers.Delete(id)
+		return true
+	})
+}
+
+func dockerRun() error {
+	return exec.Command("docker", append([]string{"run", "--rm", jobkitImage}, trivialJob...)...).Run()
+}
+
+// countingTransport counts the requests a Runner sends to the engine.
+type countingTransport struct {
+	base http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.base.RoundTrip(req)
+}
+
+// countingRunner is a Runner on the local engine's socket whose requests
+// are counted.
+func countingRunner(b *testing.B, counter *countingTransport) *oneshot.Runner {
+	counter.base = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", "/var/run/docker.sock")
+	}}
+	c, err := client.New(client.WithHost("unix:///var/run/docker.sock"), client.WithHTTPClient(&http.Client{Transport: counter}))
+	require.NoError(b, err)
+	r, err := oneshot.NewRunner(oneshot.WithClient(c))
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = r.Close(); _ = c.Close() })
+	return r
+}
