@@ -1,0 +1,191 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// runFlags holds what `oneshot run` was given.
+type runFlags struct {
+	image   string
+	command []string
+
+	env, envFiles, networks, mounts, volumes, tmpfs stringList
+	secrets, configs, constraints, labels           stringList
+	user, workdir, entrypoint, name                 string
+	memory, reserveMemory                           string
+	cpus, reserveCPUs                               float64
+	timeout, scheduleTimeout, stopTimeout           time.Duration
+	retries                                         int
+	retryDelay                                      time.Duration
+	registryAuth, keep, quiet, json, progress       bool
+}
+
+// stringList is a flag that may be given many times.
+type stringList []string
+
+// String returns the values given so far, for the flag package.
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+// Set adds one value.
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// errHelp means --help was asked for and shown.
+var errHelp = errors.New("help shown")
+
+// runUsage is `oneshot run --help`. Every flag that register defines is in
+// it (a unit test checks).
+const runUsage = `Usage: oneshot run [flags] IMAGE [COMMAND] [ARG...]
+
+Runs IMAGE once as a job on the swarm, streams its stdout and stderr, removes
+its service and exits with the job's exit code. Flags go before IMAGE;
+everything after IMAGE is the job's command, passed as is (no shell).
+
+Examples:
+  oneshot run alpine:3.20 echo hello
+  oneshot run -e MODE=full --secret db-password --network backend backup:v3 /backup.sh
+  oneshot run --mount type=volume,source=data,target=/data --timeout 10m app:v2 migrate up
+  oneshot run --secret source=db-password,target=/etc/app/pw,uid=1000,mode=0400 app:v2
+  oneshot run --constraint node.role==worker --json app:v2 report > result.json
+
+Environment and files:
+  -e, --env KEY=VALUE     set a variable; KEY alone passes this process's value (repeatable)
+      --env-file FILE     read variables from a file in docker's format (repeatable)
+      --mount SPEC        type=volume|bind|tmpfs,source=NAME|/PATH,target=/PATH[,readonly][,tmpfs-size=64m]
+  -v, --volume SPEC       NAME:/path (volume), /node/path:/path (bind), /path (anonymous); :ro for read-only
+      --tmpfs PATH[:OPTS] an in-memory file system at PATH; OPTS: size=64m, ro
+      --secret SPEC       a swarm secret: NAME (as /run/secrets/NAME), or source=NAME,target=PATH,uid=,gid=,mode=0400
+      --config SPEC       a swarm config: NAME (as /NAME), or source=NAME,target=/PATH,uid=,gid=,mode=0444
+  -u, --user USER         run as USER (name, UID or UID:GID)
+  -w, --workdir DIR       working directory inside the container
+      --entrypoint CMD    replace the image's entrypoint
+
+Placement and resources:
+      --network SPEC      attach to a swarm network: NAME, or name=NAME,alias=ALIAS (repeatable)
+      --constraint EXPR   placement constraint, e.g. node.role==worker (repeatable)
+      --cpus N            CPU limit, e.g. 0.5
+      --memory SIZE       memory limit, e.g. 512m or 1g
+      --reserve-cpus N    CPUs a node must have free to take the job
+      --reserve-memory SIZE
+                          memory a node must have free to take the job
+      --with-registry-auth
+                          send the credentials your docker config holds for the image's registry
+
+Job:
+      --name NAME         the service's name (default: oneshot-<random>)
+  -l, --label KEY=VALUE   label the service and its container (repeatable)
+      --timeout D         stop the job after D, e.g. 10m; exit code 124 (default: no limit)
+      --schedule-timeout D
+                          give up when no node takes the task within D (default: wait)
+      --stop-timeout D    time a stopped job has to exit after SIGTERM (default: 10s)
+      --retries N         start a failed job again up to N times
+      --retry-delay D     pause before each retry
+      --keep              leave the service on the swarm after the job ends (see 'oneshot prune')
+
+Output:
+  -q, --quiet             no progress lines
+      --progress          progress lines on stderr even when stderr is not a terminal
+      --json              print the result as one JSON object on stdout; the job's
+                          output is inside it, not streamed
+
+Progress lines ("oneshot: task ... running on NODE") go to stderr when it is a
+terminal, on lines of their own. Exit codes: the job's own; 125 when oneshot
+could not run the job (bad flags, unknown secret, image not found, no suitable
+node, node lost, engine not a swarm manager); 124 after --timeout; 130 after
+Ctrl-C (143 after SIGTERM), once the service is removed.
+`
+
+// parseRunFlags parses `oneshot run`'s arguments. Flags stop at IMAGE. It
+// returns errHelp when --help is asked for: the caller prints runUsage.
+func parseRunFlags(args []string) (*runFlags, error) {
+	f := &runFlags{}
+	fs := newFlagSet("oneshot run")
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, flagSetError(err, "oneshot run")
+	}
+	if fs.NArg() == 0 {
+		return nil, errors.New("'oneshot run' needs an IMAGE; see 'oneshot run --help'")
+	}
+	f.image, f.command = fs.Arg(0), fs.Args()[1:]
+	return f, nil
+}
+
+// newFlagSet returns a flag set that prints nothing itself: the caller
+// prints one line for an error, and the usage on stdout for --help.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// flagSetError is errHelp for --help, or err with a pointer to the help.
+func flagSetError(err error, command string) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	return fmt.Errorf("%w; see '%s --help'", err, command)
+}
+
+// register defines the flags on fs; the flag package takes them with one
+// dash or two.
+func (f *runFlags) register(fs *flag.FlagSet) {
+	vars := map[string]flag.Value{
+		"e,env": &f.env, "env-file": &f.envFiles, "network": &f.networks, "mount": &f.mounts,
+		"v,volume": &f.volumes, "tmpfs": &f.tmpfs, "secret": &f.secrets, "config": &f.configs,
+		"constraint": &f.constraints, "l,label": &f.labels,
+	}
+	for names, v := range vars {
+		for _, name := range strings.Split(names, ",") {
+			fs.Var(v, name, "")
+		}
+	}
+	for _, name := range []string{"u", "user"} {
+		fs.StringVar(&f.user, name, "", "")
+	}
+	for _, name := range []string{"w", "workdir"} {
+		fs.StringVar(&f.workdir, name, "", "")
+	}
+	fs.StringVar(&f.entrypoint, "entrypoint", "", "")
+	fs.StringVar(&f.name, "name", "", "")
+	f.registerResources(fs)
+	f.registerJob(fs)
+}
+
+// registerResources defines the flags of limits and reservations.
+func (f *runFlags) registerResources(fs *flag.FlagSet) {
+	fs.Float64Var(&f.cpus, "cpus", 0, "")
+	fs.StringVar(&f.memory, "memory", "", "")
+	fs.Float64Var(&f.reserveCPUs, "reserve-cpus", 0, "")
+	fs.StringVar(&f.reserveMemory, "reserve-memory", "", "")
+	fs.BoolVar(&f.registryAuth, "with-registry-auth", false, "")
+}
+
+// registerJob defines the flags of time bounds, retries and output.
+func (f *runFlags) registerJob(fs *flag.FlagSet) {
+	fs.DurationVar(&f.timeout, "timeout", 0, "")
+	fs.DurationVar(&f.scheduleTimeout, "schedule-timeout", 0, "")
+	fs.DurationVar(&f.stopTimeout, "stop-timeout", 0, "")
+	fs.IntVar(&f.retries, "retries", 0, "")
+	fs.DurationVar(&f.retryDelay, "retry-delay", 0, "")
+	fs.BoolVar(&f.keep, "keep", false, "")
+	for _, name := range []string{"q", "quiet"} {
+		fs.BoolVar(&f.quiet, name, false, "")
+	}
+	fs.BoolVar(&f.progress, "progress", false, "")
+	fs.BoolVar(&f.json, "json", false, "")
+}
+
+// showProgress says whether to print the task's state changes on stderr: on
+// a terminal unless --quiet, elsewhere only with --progress.
+func (f *runFlags) showProgress(stderrIsTerminal bool) bool {
+	if f.quiet {
+		return false
+	}
+	return f.progress || stderrIsTerminal
+}

@@ -1,0 +1,100 @@
+// Command oneshot runs one-shot jobs on Docker Swarm from the command line,
+// as docker run does on one engine: the job's output streams to the
+// terminal, the command exits with the job's exit code, and the job's
+// service is removed, also on Ctrl-C.
+//
+//	oneshot run [flags] IMAGE [COMMAND] [ARG...]
+//	oneshot prune [--older-than DURATION] [--filter label=KEY[=VALUE]] [--dry-run]
+//	oneshot version
+//
+// It talks to the engine named by DOCKER_HOST (the local one by default),
+// which must be a swarm manager. `oneshot run --help` lists the flags.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	// A closed pipe on stdout or stderr (`oneshot run ... | head`) must not
+	// kill the command before it removes the job's service: ignoring
+	// SIGPIPE turns it into write errors, which the library tolerates.
+	signal.Ignore(syscall.SIGPIPE)
+	os.Exit(run(os.Args[1:], consoleOf(os.Stdout, os.Stderr)))
+}
+
+// terminal is where the command writes, and what those places are.
+type terminal struct {
+	stdout, stderr io.Writer
+	// stderrIsTerminal says stderr is a terminal: progress is on by default.
+	stderrIsTerminal bool
+	// stdoutSharesStderr says stdout and stderr are the same terminal, pipe
+	// or file, so that their lines can mix.
+	stdoutSharesStderr bool
+}
+
+// consoleOf describes the process's own stdout and stderr.
+func consoleOf(stdout, stderr *os.File) terminal {
+	return terminal{stdout: stdout, stderr: stderr, stderrIsTerminal: isTerminal(stderr), stdoutSharesStderr: sameFile(stdout, stderr)}
+}
+
+// run runs the sub-command that args name and returns the exit code.
+func run(args []string, term terminal) int {
+	if len(args) == 0 {
+		usage(term.stderr)
+		return exitNotRun
+	}
+	ctx, stop := interruptContext()
+	defer stop()
+	switch args[0] {
+	case "run":
+		return runCommand(ctx, args[1:], term)
+	case "prune":
+		return pruneCommand(ctx, args[1:], term.stdout, term.stderr)
+	case "version":
+		return versionCommand(term.stdout)
+	case "help", "-h", "-help", "--help":
+		usage(term.stdout)
+		return 0
+	}
+	fmt.Fprintf(term.stderr, "oneshot: unknown command %q\n\n", args[0])
+	usage(term.stderr)
+	return exitNotRun
+}
+
+// usage lists the sub-commands.
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  oneshot run [flags] IMAGE [COMMAND] [ARG...]   run a job on the swarm and wait for it
+  oneshot prune [flags]                          remove finished job services left behind
+  oneshot version                                print the version
+
+Run 'oneshot run --help' or 'oneshot prune --help' for their flags.
+`)
+}
+
+// interruptContext is cancelled by the first SIGINT or SIGTERM, with an
+// errInterrupted cause, so that the job is stopped and its service removed.
+// After the first, the signals get their default action back: a second
+// Ctrl-C ends the process at once.
+func interruptContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-signals:
+			signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+			num, _ := sig.(syscall.Signal) // always, on Unix
+			cancel(errInterrupted{num})
+		case <-done:
+		}
+	}()
+	return ctx, func() { signal.Stop(signals); close(done); cancel(nil) }
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/oneshot-go/oneshot"
+)
+
+// progressPrinter returns the status function that prints each state change
+// of the job's task as a line of its own on the console, marked "oneshot:"
+// and timed from start:
+//
+//	oneshot: task w13l7a9u581e running on vm (0.48s)
+func progressPrinter(con *console, start time.Time) func(oneshot.TaskStatus) {
+	return func(s oneshot.TaskStatus) {
+		con.Println(progressLine(s, time.Since(start)))
+	}
+}
+
+// progressLine is the line that tells of one state change, elapsed after
+// the command started.
+func progressLine(s oneshot.TaskStatus, elapsed time.Duration) string {
+	line := fmt.Sprintf("oneshot: task %.12s %s", s.TaskID, s.State)
+	if s.NodeName != "" {
+		line += " on " + s.NodeName
+	}
+	if s.Attempt > 1 {
+		line += fmt.Sprintf(" (attempt %d)", s.Attempt)
+	}
+	if s.Err != "" {
+		line += ": " + s.Err
+	}
+	return line + fmt.Sprintf(" (%.2fs)", elapsed.Seconds())
+}
+
+// summaryLine is the progress line that ends a run whose job exited: its
+// exit code, how long it all took, and what became of its service.
+func summaryLine(res *oneshot.Result, kept bool, elapsed time.Duration) string {
+	fate := "service removed"
+	if kept {
+		fate = "service kept ('oneshot prune' removes it)"
+	}
+	return fmt.Sprintf("oneshot: job %s exited with code %d after %.2fs; %s", res.ServiceName, res.ExitCode, elapsed.Seconds(), fate)
+}
