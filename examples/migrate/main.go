@@ -1,0 +1,103 @@
+// Command migrate applies a directory of numbered SQL files to a Postgres
+// database that runs as a swarm service, as a oneshot job on the swarm:
+//
+//	migrate up|status --network NET --db-service NAME --password-secret NAME --dir ./sql
+//
+// Each SQL file reaches the job as a swarm config (created for the run and
+// removed after it), the password as a swarm secret (never in the
+// environment or the logs). The job's output streams to this command's; a
+// failing migration is rolled back, its SQL error printed, and migrate
+// exits 1 (125 when the job could not run at all).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/oneshot-go/oneshot"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type config struct {
+	mode, network, dbService, passwordSecret, dir, dbName, dbUser, image string
+	timeout                                                              time.Duration
+}
+
+const usage = `Usage: migrate up|status [flags]
+
+Applies (up) or lists (status) the numbered SQL files of --dir (0001_name.sql,
+0002_name.sql...) on a Postgres swarm service, as a oneshot job on the swarm.
+
+Example:
+  migrate up --network backend --db-service db --password-secret db-password --dir ./sql
+
+Flags:
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "migrate:", err)
+		return 125
+	}
+	docker, err := client.New(client.FromEnv)
+	if err != nil {
+		fmt.Fprintln(stderr, "migrate:", err)
+		return 125
+	}
+	defer docker.Close()
+	runner, err := oneshot.NewRunner(oneshot.WithClient(docker))
+	if err != nil {
+		fmt.Fprintln(stderr, "migrate:", err)
+		return 125
+	}
+	defer runner.Close()
+	return migrate(ctx, cfg, docker, runner, stdout, stderr)
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	if len(args) == 0 || (args[0] != "up" && args[0] != "status") {
+		fmt.Fprint(stderr, usage)
+		return cfg, errors.New("the first argument is up or status")
+	}
+	cfg.mode = args[0]
+	fs := flag.NewFlagSet("migrate "+cfg.mode, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	fs.StringVar(&cfg.network, "network", "", "the swarm network the database is on")
+	fs.StringVar(&cfg.dbService, "db-service", "", "the database's service name (endpoint mode dnsrr)")
+	fs.StringVar(&cfg.passwordSecret, "password-secret", "", "the swarm secret holding the password")
+	fs.StringVar(&cfg.dir, "dir", "./sql", "directory of NNNN_name.sql files")
+	fs.StringVar(&cfg.dbName, "db-name", "postgres", "the database")
+	fs.StringVar(&cfg.dbUser, "db-user", "postgres", "the user")
+	fs.StringVar(&cfg.image, "image", "oneshot-migrate-job:dev", "the migration job's image")
+	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "time bound of the whole migration")
+	if err := fs.Parse(args[1:]); err != nil {
+		return cfg, err
+	}
+	for flag, v := range map[string]string{"--network": cfg.network, "--db-service": cfg.dbService, "--password-secret": cfg.passwordSecret} {
+		if v == "" {
+			return cfg, fmt.Errorf("%s is required; see migrate %s -h", flag, cfg.mode)
+		}
+	}
+	return cfg, nil
+}
