@@ -1,0 +1,70 @@
+// Command crawl counts the links of many web pages at once: one hrefcounter
+// job per page on the swarm, run concurrently through one oneshot.Runner,
+// at most -parallel at a time.
+//
+//	crawl [-parallel 8] [-network NET]... [-timeout 1m] [-image IMAGE]
+//	      [-label KEY=VALUE]... [-f FILE] [URL...]
+//
+// It prints a table (URL, internal links, external links, status) and the
+// totals on stdout, and why each failed page failed on stderr. A page that
+// fails does not stop the others. It exits 0 when every page was counted, 1
+// when some were not, and 125 when no job could run at all; on Ctrl-C it
+// stops the jobs in flight (their services removed), starts no more, prints
+// the table and exits 130.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/oneshot-go/oneshot"
+	"github.com/oneshot-go/oneshot/examples/crawl/fanout"
+)
+
+// exitInterrupted is the exit code after SIGINT or SIGTERM, as a shell's.
+const exitInterrupted = 130
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command but the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, code, ok := parseArgs(args, stderr)
+	if !ok {
+		return code
+	}
+	urls, err := readURLs(cfg.file, cfg.urls, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "crawl:", err)
+		return fanout.ExitNoneRan
+	}
+	runner, err := oneshot.NewRunner()
+	if err != nil {
+		fmt.Fprintln(stderr, "crawl:", err)
+		return fanout.ExitNoneRan
+	}
+	defer runner.Close()
+	return crawl(ctx, urls, cfg.parallel, fanout.JobCounter(runner, cfg.job), stdout, stderr)
+}
+
+// crawl counts the urls with count, prints the table and the failures, and
+// returns the exit code.
+func crawl(ctx context.Context, urls []string, parallel int, count fanout.CountFunc, stdout, stderr io.Writer) int {
+	rows := fanout.Crawl(ctx, urls, parallel, count)
+	if err := fanout.PrintTable(stdout, rows); err != nil {
+		fmt.Fprintln(stderr, "crawl: print the table:", err)
+	}
+	_ = fanout.PrintDetails(stderr, rows)
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return fanout.ExitCode(rows)
+}
