@@ -48,6 +48,14 @@ func TestStartRefusesBadSpecsBeforeCreatingAnything(t *testing.T) {
 	assert.Zero(t, f.callCount("ServiceCreate"))
 }
 
+func TestStartReportsEveryMissingName(t *testing.T) {
+	r, f := newFakeRunner(t)
+	_, err := r.Start(context.Background(), JobSpec{Image: "app:v1"},
+		WithSecret("db-password"), WithSecret("no-such-secret"), WithSecret("nor-this"), WithConfig("no-such-config", "/c"), WithNetwork("no-such-network"))
+	assert.Equal(t, []string{"Secrets[1].Name", "Secrets[2].Name", "Configs[0].Name", "Networks[0].Name"}, specErrorFields(t, err))
+	assert.Zero(t, f.callCount("ServiceCreate"))
+}
+
 func TestStartRefusesATakenName(t *testing.T) {
 	r, f := newFakeRunner(t)
 	f.createErr = cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object")
