@@ -161,7 +161,7 @@ func TestCLIRefusesBadInputWith125(t *testing.T) {
 		args   []string
 		stderr string
 	}{
-		{"bad mount", []string{"--mount", "type=tmpfs,target=relative", jobkitImage}, "JobSpec.Mounts[0].Target"},
+		{"bad mount", []string{"--mount", "type=tmpfs,target=relative", jobkitImage}, `--mount/-v/--tmpfs "type=tmpfs,target=relative": "relative" is not an absolute path`},
 		{"bad mount syntax", []string{"--mount", "type=volume,colour=blue,target=/x", jobkitImage}, `--mount "type=volume,colour=blue,target=/x": unknown field "colour"`},
 		{"unknown flag", []string{"--no-such-flag", jobkitImage}, "flag provided but not defined: -no-such-flag"},
 		{"unknown secret", []string{"--secret", "oneshot-no-such-secret", jobkitImage}, `no secret named "oneshot-no-such-secret"`},

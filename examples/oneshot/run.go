@@ -39,6 +39,9 @@ func runCommand(ctx context.Context, args []string, term terminal) int {
 	res, err := oneshot.Run(ctx, oneshot.JobSpec{Image: flags.image, Command: flags.command}, opts...)
 	con.Finish()
 	o := decide(res, err, context.Cause(ctx), flags.keep)
+	if o.code == exitNotRun && err != nil {
+		o.message = flags.explainError(err)
+	}
 	if flags.json {
 		printJSON(term.stdout, res, err)
 	}
