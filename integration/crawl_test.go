@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -91,15 +92,27 @@ func crawlRunsTheCommand(t *testing.T, ctx context.Context, site string) {
 	assert.Contains(t, stderr, ":81/: exit 2: hrefcounter: ")
 }
 
-// crawlExits125WhenNoJobRuns gives the command an image no node has.
+// crawlExits125WhenNoJobRuns gives the command an image no node has, and
+// reads its -json report.
 func crawlExits125WhenNoJobRuns(t *testing.T, ctx context.Context, site string) {
 	requireNothingLeft(t)
 	stdout, stderr, code := runProgram(t, exec.CommandContext(ctx, exampleBinary(t, "../examples/crawl"),
-		"-network", site, "-label", "oneshot-test="+t.Name(), "-image", "oneshot-no-such-image:dev",
+		"-network", site, "-label", "oneshot-test="+t.Name(), "-image", "oneshot-no-such-image:dev", "-json",
 		"http://"+site+"/index.html", "http://"+site+"/about.html"))
 	t.Logf("crawl printed:\n%s%s", stdout, stderr)
 	assert.Equal(t, fanout.ExitNoneRan, code)
-	assert.Contains(t, stdout, "image not found")
+	var report struct {
+		Rows   []fanout.Row
+		Totals fanout.Totals
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &report), stdout)
+	require.Len(t, report.Rows, 2)
+	for _, r := range report.Rows {
+		assert.Equal(t, "image not found", r.Status, r.URL)
+		assert.Contains(t, r.Detail, "oneshot-no-such-image:dev", r.URL)
+		assert.False(t, r.Ran || r.OK, r.URL)
+	}
+	assert.Equal(t, fanout.Totals{Pages: 2}, report.Totals)
 	assert.Contains(t, stderr, "oneshot-no-such-image:dev")
 }
 

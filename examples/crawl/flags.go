@@ -15,6 +15,7 @@ import (
 // config is what the command line asks for.
 type config struct {
 	parallel int
+	json     bool
 	file     string
 	urls     []string
 	job      fanout.JobConfig
@@ -30,6 +31,7 @@ Examples:
   crawl https://example.com/ https://example.org/about
   crawl -parallel 16 -timeout 30s -f urls.txt
   crawl -network web http://site/index.html    # a site served on a swarm network
+  crawl -json -f urls.txt | jq '.totals'
 
 Exit status: 0 every page counted, 1 some not, 125 no job could run.
 
@@ -48,6 +50,7 @@ func parseArgs(args []string, stderr io.Writer) (cfg config, code int, ok bool) 
 	fs.DurationVar(&cfg.job.Timeout, "timeout", time.Minute, "time bound of each page's job (0: none)")
 	fs.StringVar(&cfg.job.Image, "image", fanout.DefaultImage, "the hrefcounter job image")
 	fs.Var(&labels, "label", "KEY=VALUE label on every job's service (repeatable)")
+	fs.BoolVar(&cfg.json, "json", false, "print the rows and totals as one JSON object instead of the table")
 	fs.StringVar(&cfg.file, "f", "", "read URLs from FILE, one per line ('#' comments; - is stdin)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

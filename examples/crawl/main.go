@@ -3,10 +3,10 @@
 // at most -parallel at a time.
 //
 //	crawl [-parallel 8] [-network NET]... [-timeout 1m] [-image IMAGE]
-//	      [-label KEY=VALUE]... [-f FILE] [URL...]
+//	      [-label KEY=VALUE]... [-json] [-f FILE] [URL...]
 //
 // It prints a table (URL, internal links, external links, status) and the
-// totals on stdout, and why each failed page failed on stderr. A page that
+// totals on stdout (with -json, one JSON object holding both), and why each failed page failed on stderr. A page that
 // fails does not stop the others. It exits 0 when every page was counted, 1
 // when some were not, and 125 when no job could run at all; on Ctrl-C it
 // stops the jobs in flight (their services removed), starts no more, prints
@@ -52,15 +52,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fanout.ExitNoneRan
 	}
 	defer runner.Close()
-	return crawl(ctx, urls, cfg.parallel, fanout.JobCounter(runner, cfg.job), stdout, stderr)
+	printRows := fanout.PrintTable
+	if cfg.json {
+		printRows = fanout.PrintJSON
+	}
+	return crawl(ctx, urls, cfg.parallel, fanout.JobCounter(runner, cfg.job), printRows, stdout, stderr)
 }
 
-// crawl counts the urls with count, prints the table and the failures, and
-// returns the exit code.
-func crawl(ctx context.Context, urls []string, parallel int, count fanout.CountFunc, stdout, stderr io.Writer) int {
+// crawl counts the urls with count, prints the rows with printRows and the
+// failures on stderr, and returns the exit code.
+func crawl(ctx context.Context, urls []string, parallel int, count fanout.CountFunc, printRows func(io.Writer, []fanout.Row) error, stdout, stderr io.Writer) int {
 	rows := fanout.Crawl(ctx, urls, parallel, count)
-	if err := fanout.PrintTable(stdout, rows); err != nil {
-		fmt.Fprintln(stderr, "crawl: print the table:", err)
+	if err := printRows(stdout, rows); err != nil {
+		fmt.Fprintln(stderr, "crawl: print the results:", err)
 	}
 	_ = fanout.PrintDetails(stderr, rows)
 	if ctx.Err() != nil {

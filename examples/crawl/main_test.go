@@ -19,9 +19,10 @@ import (
 func TestParseArgs(t *testing.T) {
 	var stderr bytes.Buffer
 	cfg, _, ok := parseArgs([]string{"-parallel", "3", "--network", "web", "-network", "back", "--timeout", "5s",
-		"-label", "team=seo", "-f", "urls.txt", "http://a/", "http://b/"}, &stderr)
+		"-label", "team=seo", "-json", "-f", "urls.txt", "http://a/", "http://b/"}, &stderr)
 	require.True(t, ok, stderr.String())
 	assert.Equal(t, 3, cfg.parallel)
+	assert.True(t, cfg.json)
 	assert.Equal(t, "urls.txt", cfg.file)
 	assert.Equal(t, []string{"http://a/", "http://b/"}, cfg.urls)
 	assert.Equal(t, []string{"web", "back"}, cfg.job.Networks)
@@ -93,7 +94,7 @@ func TestCrawlPrintsTableAndDetails(t *testing.T) {
 		return fanout.Row{URL: url, Internal: 2, External: 1, Status: "ok", OK: true, Ran: true}
 	}
 	var stdout, stderr bytes.Buffer
-	code := crawl(context.Background(), []string{"http://a/", "http://b/"}, 2, count, &stdout, &stderr)
+	code := crawl(context.Background(), []string{"http://a/", "http://b/"}, 2, count, fanout.PrintTable, &stdout, &stderr)
 	assert.Equal(t, fanout.ExitSomeFailed, code)
 	assert.Equal(t, ""+
 		"URL        INTERNAL  EXTERNAL  STATUS\n"+
@@ -110,7 +111,7 @@ func TestCrawlInterruptedExits130(t *testing.T) {
 		return fanout.Row{URL: url, Internal: 1, Status: "ok", OK: true, Ran: true}
 	}
 	var stdout, stderr bytes.Buffer
-	code := crawl(ctx, []string{"http://a/", "http://b/"}, 1, count, &stdout, &stderr)
+	code := crawl(ctx, []string{"http://a/", "http://b/"}, 1, count, fanout.PrintTable, &stdout, &stderr)
 	assert.Equal(t, exitInterrupted, code)
 	assert.Contains(t, stdout.String(), "1/2 ok")
 	assert.Contains(t, stderr.String(), "crawl: http://b/: canceled: not started")

@@ -37,15 +37,22 @@ up() {
 	echo "serving site/ at http://$name/ on network $name"
 }
 
-# down removes what up created; the swarm releases the network a moment
-# after the service's task is gone.
+# down removes what up created. The swarm releases the network a moment
+# after the service's task is gone, and a removed network stays visible a
+# moment longer: down returns once it is gone, so that an up right after
+# it creates a new one.
 down() {
 	docker service rm "$name" >/dev/null 2>&1 || true
 	local ids
 	ids=$(docker config ls --quiet --filter "label=$label")
 	for _ in $(seq 50); do
-		{ [ -z "$ids" ] || docker config rm $ids >/dev/null 2>&1; } &&
-			{ ! docker network inspect "$name" >/dev/null 2>&1 || docker network rm "$name" >/dev/null 2>&1; } && return 0
+		if [ -n "$ids" ] && docker config rm $ids >/dev/null 2>&1; then
+			ids=
+		fi
+		docker network rm "$name" >/dev/null 2>&1 || true
+		if [ -z "$ids" ] && ! docker network inspect "$name" >/dev/null 2>&1; then
+			return 0
+		fi
 		sleep 0.2
 	done
 	echo "site.sh: could not remove the configs or network $name" >&2

@@ -35,3 +35,20 @@ func TestPrintDetails(t *testing.T) {
 		"crawl: http://site/a.html: ok: remove service: gone\n"+
 		"crawl: http://site/b.html: image not found\n", out.String())
 }
+
+func TestPrintJSON(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, PrintJSON(&out, tableRows[:2]))
+	assert.JSONEq(t, `{
+		"rows": [
+			{"url": "http://site/index.html", "internal": 3, "external": 12, "status": "ok", "ok": true, "ran": true},
+			{"url": "http://site/missing.html", "internal": 0, "external": 0, "status": "exit 3",
+			 "detail": "GET http://site/missing.html: 404 Not Found", "ok": false, "ran": true}
+		],
+		"totals": {"internal": 3, "external": 12, "ok": 1, "pages": 2}
+	}`, out.String())
+
+	out.Reset()
+	require.NoError(t, PrintJSON(&out, nil))
+	assert.JSONEq(t, `{"rows": [], "totals": {"internal": 0, "external": 0, "ok": 0, "pages": 0}}`, out.String())
+}
