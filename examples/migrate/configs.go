@@ -62,11 +62,7 @@ func createConfigs(ctx context.Context, docker *client.Client, files []sqlFile) 
 	run := randomHex(4)
 	var made []sqlConfig
 	for _, f := range files {
-		sum := sha256.Sum256(f.data)
-		name := fmt.Sprintf("migrate-%s-%s-%s", run, strings.TrimSuffix(f.file, ".sql"), hex.EncodeToString(sum[:4]))
-		if len(name) > 64 {
-			name = fmt.Sprintf("migrate-%s-%s", run, hex.EncodeToString(sum[:8]))
-		}
+		name := configName(run, f)
 		res, err := docker.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
 			Annotations: swarm.Annotations{Name: name, Labels: map[string]string{"oneshot-migrate": "true"}}, Data: f.data}})
 		if err != nil {
@@ -75,6 +71,17 @@ func createConfigs(ctx context.Context, docker *client.Client, files []sqlFile) 
 		made = append(made, sqlConfig{id: res.ID, name: name, file: f.file})
 	}
 	return made, nil
+}
+
+// configName names the config of one file for the run: after the file and
+// its content, within the swarm's 64 characters.
+func configName(run string, f sqlFile) string {
+	sum := sha256.Sum256(f.data)
+	name := fmt.Sprintf("migrate-%s-%s-%s", run, strings.TrimSuffix(f.file, ".sql"), hex.EncodeToString(sum[:4]))
+	if len(name) > 64 {
+		name = fmt.Sprintf("migrate-%s-%s", run, hex.EncodeToString(sum[:8]))
+	}
+	return name
 }
 
 // removeConfigs removes the run's configs, retrying while the swarm still
