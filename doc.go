@@ -27,6 +27,9 @@
 // never ends.
 //
 // Output reaches the writers given with WithStdout and WithStderr live, and
-// the Result whole (up to WithOutputLimit). Services that outlive their
+// the Result whole (up to WithOutputLimit). oneshot reads it through the
+// engine's logs, so a job that prints more than its node's log driver keeps
+// (json-file's max-size and max-file) loses the start of it: Wait reports
+// ErrOutputIncomplete when it can tell, and WithLogDriver keeps more. Services that outlive their
 // process (WithKeep, a crash) are found by their labels and removed by Prune.
 package oneshot

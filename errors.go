@@ -33,6 +33,11 @@ var (
 	// ErrManagerUnreachable means oneshot lost contact with the swarm manager
 	// for longer than it is willing to wait while a job runs.
 	ErrManagerUnreachable = errors.New("swarm manager unreachable")
+	// ErrOutputIncomplete means the engine discarded part of the job's
+	// output before oneshot could read it: the node's log driver rotated it
+	// away (json-file's max-size and max-file). It comes joined with the
+	// job's own outcome; WithLogDriver keeps more.
+	ErrOutputIncomplete = errors.New("job output incomplete")
 )
 
 // SpecError reports a JobSpec field that cannot work, found before anything

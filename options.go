@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"time"
@@ -237,6 +238,18 @@ func WithStatusFunc(fn func(TaskStatus)) Option {
 // to exit after SIGTERM before it is killed.
 func WithStopGracePeriod(d time.Duration) Option {
 	return func(s *JobSpec) error { s.StopGracePeriod = d; return nil }
+}
+
+// WithLogDriver sets the log driver of the job's container and its options
+// instead of the node's default, e.g. WithLogDriver("json-file",
+// map[string]string{"max-size": "100m"}) for a job whose output is larger
+// than the default keeps (see ErrOutputIncomplete). The driver must be one
+// whose logs the engine serves: json-file, local or journald.
+func WithLogDriver(name string, options map[string]string) Option {
+	return func(s *JobSpec) error {
+		s.LogDriver = LogDriver{Name: name, Options: maps.Clone(options)}
+		return nil
+	}
 }
 
 // WithKeep leaves the job's service on the swarm after the job ends.

@@ -73,6 +73,10 @@ func TestEachOption(t *testing.T) {
 		{"WithOutputLimit", []Option{WithOutputLimit(-1)}, func(s *JobSpec) { s.OutputLimit = -1 }},
 		{"WithStopGracePeriod", []Option{WithStopGracePeriod(30 * time.Second)}, func(s *JobSpec) { s.StopGracePeriod = 30 * time.Second }},
 		{"WithKeep", []Option{WithKeep()}, func(s *JobSpec) { s.Keep = true }},
+		{"WithLogDriver", []Option{WithLogDriver("json-file", map[string]string{"max-size": "100m"})},
+			func(s *JobSpec) {
+				s.LogDriver = LogDriver{Name: "json-file", Options: map[string]string{"max-size": "100m"}}
+			}},
 		{"the last option wins", []Option{WithImage("a:1"), WithTimeout(time.Second), WithImage("b:2"), WithTimeout(time.Hour)},
 			func(s *JobSpec) { s.Image, s.Timeout = "b:2", time.Hour }},
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path"
@@ -87,7 +88,25 @@ type JobSpec struct {
 	// Keep leaves the service on the swarm after the job ends, for
 	// inspection; Prune removes it later.
 	Keep bool
+	// LogDriver, if its Name is set, replaces the node's default log
+	// driver for the job's container, e.g. to keep all of a large output
+	// that the default would rotate away before oneshot reads it.
+	LogDriver LogDriver
 }
+
+// LogDriver is the log driver of a job's container and its options, as
+// `docker service create --log-driver NAME --log-opt KEY=VALUE` takes them.
+// oneshot reads the job's output through the engine, which serves the logs
+// of the json-file, local and journald drivers only.
+type LogDriver struct {
+	// Name is "json-file", "local" or "journald".
+	Name string
+	// Options are the driver's options, e.g. {"max-size": "100m"}.
+	Options map[string]string
+}
+
+// readableLogDrivers are the log drivers whose logs the engine serves.
+var readableLogDrivers = map[string]bool{"json-file": true, "local": true, "journald": true}
 
 // DefaultOutputLimit is how many bytes of each output stream a Result keeps
 // when JobSpec.OutputLimit is zero.
@@ -187,6 +206,7 @@ func (s *JobSpec) Validate() error {
 	s.validateMounts(add)
 	s.validateFiles(add)
 	s.validateScheduling(add)
+	s.validateLogDriver(add)
 	return errors.Join(errs...)
 }
 
@@ -314,6 +334,17 @@ func (s *JobSpec) validateScheduling(add addSpecError) {
 	}
 }
 
+func (s *JobSpec) validateLogDriver(add addSpecError) {
+	d := s.LogDriver
+	switch {
+	case d.Name == "" && len(d.Options) > 0:
+		add("LogDriver.Name", "empty, with options", `name the driver the options are for, e.g. "json-file"`)
+	case d.Name != "" && !readableLogDrivers[d.Name]:
+		add("LogDriver.Name", fmt.Sprintf("%q: the engine cannot serve the logs of this driver, so oneshot could not read the job's output", d.Name),
+			`use "json-file", "local" or "journald"`)
+	}
+}
+
 // swarmIDs maps the names of a spec's secrets, configs and networks to their
 // IDs on the swarm (see resolve.go).
 type swarmIDs struct {
@@ -355,8 +386,16 @@ func (s *JobSpec) serviceSpec(name string, ids swarmIDs, created time.Time) swar
 			RestartPolicy: s.restartPolicy(),
 			Placement:     &swarm.Placement{Constraints: s.Constraints},
 			Networks:      s.networks(ids.networks),
+			LogDriver:     s.logDriver(),
 		},
 	}
+}
+
+func (s *JobSpec) logDriver() *swarm.Driver {
+	if s.LogDriver.Name == "" {
+		return nil
+	}
+	return &swarm.Driver{Name: s.LogDriver.Name, Options: maps.Clone(s.LogDriver.Options)}
 }
 
 func (s *JobSpec) labels(created time.Time) map[string]string {

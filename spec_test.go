@@ -158,6 +158,11 @@ func TestValidate(t *testing.T) {
 		{"negative retry delay", func(s *JobSpec) { s.RetryDelay = -1 }, []string{"RetryDelay"}},
 		{"negative stop grace period", func(s *JobSpec) { s.StopGracePeriod = -1 }, []string{"StopGracePeriod"}},
 		{"negative retries", func(s *JobSpec) { s.Retries = -1 }, []string{"Retries"}},
+
+		// Log driver
+		{"readable log drivers", func(s *JobSpec) { s.LogDriver = LogDriver{Name: "local", Options: map[string]string{"max-size": "1g"}} }, nil},
+		{"log driver whose logs cannot be read", func(s *JobSpec) { s.LogDriver = LogDriver{Name: "syslog"} }, []string{"LogDriver.Name"}},
+		{"log options without a driver", func(s *JobSpec) { s.LogDriver = LogDriver{Options: map[string]string{"max-size": "1g"}} }, []string{"LogDriver.Name"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -417,6 +422,16 @@ func TestServiceSpecPlacementAndNetworks(t *testing.T) {
 		{Target: "net-backend-id", Aliases: []string{"job", "migrator"}},
 		{Target: "0123456789abcdef"},
 	}, got.Networks, "attached by ID, with the aliases")
+}
+
+func TestServiceSpecLogDriver(t *testing.T) {
+	assert.Nil(t, (&JobSpec{Image: "a"}).serviceSpec("j", swarmIDs{}, specCreated).TaskTemplate.LogDriver, "the node's default")
+	opts := map[string]string{"max-size": "100m", "max-file": "2"}
+	spec := JobSpec{Image: "a", LogDriver: LogDriver{Name: "json-file", Options: opts}}
+	got := spec.serviceSpec("j", swarmIDs{}, specCreated).TaskTemplate.LogDriver
+	assert.Equal(t, &swarm.Driver{Name: "json-file", Options: opts}, got)
+	got.Options["max-size"] = "1k"
+	assert.Equal(t, "100m", opts["max-size"], "the spec's map is not shared with the swarm's")
 }
 
 func TestOutputLimit(t *testing.T) {

@@ -231,24 +231,30 @@ func (o *observer) see(snap snapshot) {
 	}
 }
 
-// follow keeps the live log follower on task once it has a container.
+// followable are the states in which the follower starts: once the task is
+// on its node, so that the engine opens the container's log as it starts,
+// before a large output can be rotated away (see output.go).
+var followable = map[TaskState]bool{
+	StateAssigned: true, StateAccepted: true, StatePreparing: true, StateReady: true, StateStarting: true, StateRunning: true,
+}
+
+// follow keeps the live log follower on task once it is on its node: it streams the
+// output to the job's writers and, reading from the start, lets the
+// complete read at the end tell whether the engine lost any of it.
 func (o *observer) follow(task swarm.Task) {
 	j := o.job
-	if j.spec.Stdout == nil && j.spec.Stderr == nil {
+	if o.follower != nil && o.follower.out.taskID == task.ID {
 		return
 	}
-	if o.follower != nil && o.follower.taskID == task.ID {
-		return
-	}
-	if TaskState(task.Status.State) != StateRunning {
+	if !followable[TaskState(task.Status.State)] {
 		return // a task that already ended is read whole at the end
 	}
 	if o.follower != nil {
 		// A retry replaced the task: write out the rest of the old one's
 		// output before following the new one.
 		ctx, cancel := context.WithTimeout(context.Background(), logReadTimeout)
-		_ = j.flushLogs(ctx, o.follower.taskID, o.follower, nil)
+		_ = j.flushLogs(ctx, o.follower.out, o.follower)
 		cancel()
 	}
-	o.follower = j.followLogs(task.ID)
+	o.follower = j.followLogs(newTaskOutput(task.ID, &j.spec))
 }

@@ -97,6 +97,21 @@ func TestLargeOutputByteExact(t *testing.T) {
 	assert.Zero(t, res.StdoutDropped)
 }
 
+// TestWithLogDriverKeepsALargeOutput gives the job's container a log driver
+// that keeps more than the engine's default may (json-file's 10m times 3
+// on these machines): the output is byte-exact.
+func TestWithLogDriverKeepsALargeOutput(t *testing.T) {
+	t.Parallel()
+	requireNothingLeft(t)
+	const mib = 24
+	res, err := runJob(t, testContext(t, 2*time.Minute), []string{"spew", fmt.Sprint(mib), "13"},
+		oneshot.WithOutputLimit(mib<<20), oneshot.WithLogDriver("json-file", map[string]string{"max-size": "200m"}))
+	require.NoError(t, err)
+	want := spew.Bytes(mib<<20, 13)
+	require.Equal(t, len(want), len(res.Stdout))
+	assert.True(t, bytes.Equal(want, res.Stdout), "captured stdout differs from what the job wrote")
+}
+
 func TestOutputLimitReportsDroppedBytes(t *testing.T) {
 	t.Parallel()
 	requireNothingLeft(t)
