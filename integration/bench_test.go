@@ -3,12 +3,15 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,4 +166,98 @@ func countingRunner(b *testing.B, counter *countingTransport) *oneshot.Runner {
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = r.Close(); _ = c.Close() })
 	return r
+}
+
+// largeOutputMiB is how much the job of BenchmarkLargeOutput writes to
+// stdout: less than the engine's default log driver keeps on these machines
+// (json-file, 10m times 3), so that the three move the same bytes.
+const largeOutputMiB = 8
+
+var largeOutputJob = []string{"spew", fmt.Sprint(largeOutputMiB)}
+
+// BenchmarkLargeOutput runs a job that writes 8 MiB to stdout, its output
+// sent to /dev/null, through oneshot's command line, the docker CLI as a
+// swarm job and `docker run`, and reports each one's seconds and peak
+// memory (the largest resident set of the processes it ran), and the bytes
+// a Runner allocates for such a job in process when it keeps none of the
+// output (OutputLimit -1).
+func BenchmarkLargeOutput(b *testing.B) {
+	bin := exampleBinary(b, "../examples/oneshot")
+	r := localRunner(b)
+	ctx := context.Background()
+	var tOneshot, tCLI, tDockerRun time.Duration
+	var rssOneshot, rssCLI, rssDockerRun int64
+	var allocated uint64
+	for b.Loop() {
+		tOneshot += timed(b, func() error {
+			rss, err := peakRSS(exec.Command(bin, append([]string{"run", "--quiet", jobkitImage}, largeOutputJob...)...))
+			rssOneshot = max(rssOneshot, rss)
+			return err
+		})
+		tCLI += timed(b, func() error {
+			rss, err := cliSwarmJobRSS(largeOutputJob)
+			rssCLI = max(rssCLI, rss)
+			return err
+		})
+		tDockerRun += timed(b, func() error {
+			rss, err := peakRSS(exec.Command("docker", append([]string{"run", "--rm", jobkitImage}, largeOutputJob...)...))
+			rssDockerRun = max(rssDockerRun, rss)
+			return err
+		})
+		allocated += allocatedBy(b, func() error {
+			_, err := r.Run(ctx, oneshot.JobSpec{Image: jobkitImage, Command: largeOutputJob, Stdout: io.Discard, OutputLimit: -1})
+			return err
+		})
+	}
+	report(b, tOneshot, tCLI, tDockerRun, 1)
+	const mib = 1 << 20
+	b.ReportMetric(float64(rssOneshot)/mib, "oneshot-cli-peak-MiB")
+	b.ReportMetric(float64(rssCLI)/mib, "docker-cli-peak-MiB")
+	b.ReportMetric(float64(rssDockerRun)/mib, "docker-run-peak-MiB")
+	b.ReportMetric(float64(allocated)/float64(b.N)/mib, "run-alloc-MiB/op")
+	removeCLILeftovers()
+}
+
+// peakRSS runs cmd with its output sent to /dev/null and returns its
+// largest resident set size, in bytes.
+func peakRSS(cmd *exec.Cmd) (int64, error) {
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, nil
+	}
+	return usage.Maxrss << 10, nil // Linux reports KiB
+}
+
+// cliSwarmJobRSS is cliSwarmJob for args, returning the largest resident
+// set of the three docker commands.
+func cliSwarmJobRSS(args []string) (int64, error) {
+	create := exec.Command("docker", append([]string{"service", "create", "--quiet", "--mode", "replicated-job",
+		"--restart-condition", "none", "--detach=false", jobkitImage}, args...)...)
+	var out strings.Builder
+	create.Stdout = &out
+	rss, err := peakRSS(create)
+	if err != nil {
+		return 0, err
+	}
+	lines := strings.Fields(out.String())
+	id := lines[len(lines)-1]
+	cliLeftovers.Store(id, true)
+	logs, err := peakRSS(exec.Command("docker", "service", "logs", "--raw", id))
+	if err != nil {
+		return 0, err
+	}
+	rm, err := peakRSS(exec.Command("docker", "service", "rm", id))
+	return max(rss, logs, rm), err
+}
+
+// allocatedBy returns the bytes the process allocated while fn ran.
+func allocatedBy(b *testing.B, fn func() error) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	require.NoError(b, fn())
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }

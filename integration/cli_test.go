@@ -167,6 +167,7 @@ func TestCLIRefusesBadInputWith125(t *testing.T) {
 		{"unknown secret", []string{"--secret", "oneshot-no-such-secret", jobkitImage}, `no secret named "oneshot-no-such-secret"`},
 		{"unknown network", []string{"--network", "oneshot-no-such-network", jobkitImage}, "oneshot-no-such-network"},
 		{"reserved label", []string{"--label", "oneshot.managed=false", jobkitImage}, "reserved"},
+		{"unreadable log driver", []string{"--log-driver", "syslog", jobkitImage}, `--log-driver/--log-opt: "syslog": the engine cannot serve the logs`},
 		{"no image", nil, "needs an IMAGE"},
 	} {
 		stdout, stderr, code := cliRun(t, append([]string{"--keep"}, tc.args...)...)

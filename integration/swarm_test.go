@@ -118,7 +118,7 @@ var builtBinaries sync.Map // package path -> *builtBinary
 
 // exampleBinary builds the example program in pkg (e.g. "../examples/crawl")
 // once per test run and returns its path.
-func exampleBinary(t *testing.T, pkg string) string {
+func exampleBinary(t testing.TB, pkg string) string {
 	t.Helper()
 	v, _ := builtBinaries.LoadOrStore(pkg, &builtBinary{})
 	b := v.(*builtBinary)

@@ -15,8 +15,8 @@ type runFlags struct {
 	command []string
 
 	env, envFiles, networks, mounts, volumes, tmpfs stringList
-	secrets, configs, constraints, labels           stringList
-	user, workdir, entrypoint, name                 string
+	secrets, configs, constraints, labels, logOpts  stringList
+	user, workdir, entrypoint, name, logDriver      string
 	memory, reserveMemory                           string
 	cpus, reserveCPUs                               float64
 	timeout, scheduleTimeout, stopTimeout           time.Duration
@@ -82,6 +82,8 @@ Job:
       --schedule-timeout D
                           give up when no node takes the task within D (default: wait)
       --stop-timeout D    time a stopped job has to exit after SIGTERM (default: 10s)
+      --log-driver NAME   the job container's log driver: json-file, local or journald (default: the node's)
+      --log-opt KEY=VALUE an option of the log driver, e.g. max-size=100m to keep a large output (repeatable)
       --retries N         start a failed job again up to N times
       --retry-delay D     pause before each retry
       --keep              leave the service on the swarm after the job ends (see 'oneshot prune')
@@ -138,7 +140,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	vars := map[string]flag.Value{
 		"e,env": &f.env, "env-file": &f.envFiles, "network": &f.networks, "mount": &f.mounts,
 		"v,volume": &f.volumes, "tmpfs": &f.tmpfs, "secret": &f.secrets, "config": &f.configs,
-		"constraint": &f.constraints, "l,label": &f.labels,
+		"constraint": &f.constraints, "l,label": &f.labels, "log-opt": &f.logOpts,
 	}
 	for names, v := range vars {
 		for _, name := range strings.Split(names, ",") {
@@ -153,6 +155,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "")
 	fs.StringVar(&f.name, "name", "", "")
+	fs.StringVar(&f.logDriver, "log-driver", "", "")
 	f.registerResources(fs)
 	f.registerJob(fs)
 }

@@ -59,6 +59,7 @@ func TestFlagsBecomeAValidSpec(t *testing.T) {
 		"-e", "A=1", "-e", "ONESHOT_TEST_PASSED", "-e", "ONESHOT_TEST_UNSET",
 		"-u", "1000", "-w", "/work", "--entrypoint", "/bin/job", "--name", "nightly",
 		"--timeout", "1m", "--schedule-timeout", "5s", "--stop-timeout", "2s", "--retries", "2", "--retry-delay", "1s", "--keep",
+		"--log-driver", "json-file", "--log-opt", "max-size=100m", "--log-opt", "max-file=2",
 		"app:v1", "run"})
 	require.NoError(t, err)
 	opts, err := f.options()
@@ -86,6 +87,7 @@ func TestFlagsBecomeAValidSpec(t *testing.T) {
 	assert.Equal(t, [2]int{2, 1}, [2]int{spec.Retries, int(spec.RetryDelay.Seconds())})
 	assert.Equal(t, "1m0s 5s 2s", spec.Timeout.String()+" "+spec.ScheduleTimeout.String()+" "+spec.StopGracePeriod.String())
 	assert.True(t, spec.Keep)
+	assert.Equal(t, oneshot.LogDriver{Name: "json-file", Options: map[string]string{"max-size": "100m", "max-file": "2"}}, spec.LogDriver)
 }
 
 func TestFlagValuesThatCannotBeParsed(t *testing.T) {
@@ -100,6 +102,7 @@ func TestFlagValuesThatCannotBeParsed(t *testing.T) {
 		{"--reserve-memory", "-1"},
 		{"-e", "=x"},
 		{"--label", "=x"},
+		{"--log-opt", "max-size"},
 	} {
 		f, err := parseRunFlags(append(args, "app:v1"))
 		require.NoError(t, err, args)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/oneshot-go/oneshot"
 )
@@ -141,5 +143,28 @@ func (f *runFlags) jobOptions() ([]oneshot.Option, error) {
 	if f.keep {
 		opts = append(opts, oneshot.WithKeep())
 	}
+	logOpt, err := f.logDriverOption()
+	if err != nil {
+		return nil, err
+	}
+	if logOpt != nil {
+		opts = append(opts, logOpt)
+	}
 	return opts, nil
+}
+
+// logDriverOption is --log-driver with its --log-opt values, if given.
+func (f *runFlags) logDriverOption() (oneshot.Option, error) {
+	if f.logDriver == "" && len(f.logOpts) == 0 {
+		return nil, nil
+	}
+	options := map[string]string{}
+	for _, kv := range f.logOpts {
+		key, value, ok := strings.Cut(kv, "=")
+		if !ok || key == "" {
+			return nil, flagError("--log-opt", kv, errors.New("want KEY=VALUE, e.g. max-size=100m"))
+		}
+		options[key] = value
+	}
+	return oneshot.WithLogDriver(f.logDriver, options), nil
 }

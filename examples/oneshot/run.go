@@ -41,6 +41,8 @@ func runCommand(ctx context.Context, args []string, term terminal) int {
 	o := decide(res, err, context.Cause(ctx), flags.keep)
 	if o.code == exitNotRun && err != nil {
 		o.message = flags.explainError(err)
+	} else {
+		o.message = optionFlags.Replace(o.message)
 	}
 	if flags.json {
 		printJSON(term.stdout, res, err)
@@ -60,9 +62,12 @@ func runCommand(ctx context.Context, args []string, term terminal) int {
 func outputOptions(flags *runFlags, term terminal, con *console, start time.Time) []oneshot.Option {
 	var opts []oneshot.Option
 	if !flags.json {
+		// Streamed, the output need not be kept too: the command's memory
+		// stays flat however much the job prints.
 		opts = append(opts,
 			oneshot.WithStdout(con.stream(term.stdout, term.stdoutSharesStderr)),
-			oneshot.WithStderr(con.stream(term.stderr, true)))
+			oneshot.WithStderr(con.stream(term.stderr, true)),
+			oneshot.WithOutputLimit(-1))
 	}
 	if flags.showProgress(term.stderrIsTerminal) {
 		opts = append(opts, oneshot.WithStatusFunc(progressPrinter(con, start)))

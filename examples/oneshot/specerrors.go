@@ -19,6 +19,7 @@ var flagOfField = map[string]string{
 	"User": "--user", "Workdir": "--workdir", "Entrypoint": "--entrypoint",
 	"Timeout": "--timeout", "ScheduleTimeout": "--schedule-timeout", "StopGracePeriod": "--stop-timeout",
 	"Retries": "--retries", "RetryDelay": "--retry-delay", "RegistryAuth": "--with-registry-auth",
+	"LogDriver": "--log-driver/--log-opt",
 }
 
 // optionFlags turns the names of the package's options, in the library's
@@ -26,6 +27,7 @@ var flagOfField = map[string]string{
 var optionFlags = strings.NewReplacer(
 	"WithRegistryAuthFromDockerConfig", "--with-registry-auth", "WithRegistryAuth", "--with-registry-auth",
 	"WithScheduleTimeout", "--schedule-timeout", "WithTimeout", "--timeout", "WithEnvFile", "--env-file",
+	"WithLogDriver", "--log-driver and --log-opt",
 )
 
 // goAPIFix matches a fix that only makes sense to a Go caller (it names an

@@ -39,6 +39,8 @@ func TestExplainError(t *testing.T) {
 			want: `oneshot: IMAGE "app:v2": not an image reference`},
 		{name: "label key", err: &oneshot.SpecError{Field: "Labels[oneshot.x]", Problem: "reserved"},
 			want: `oneshot: --label "oneshot.x": reserved`},
+		{name: "log driver", err: &oneshot.SpecError{Field: "LogDriver.Name", Problem: `"syslog": unreadable`, Fix: `use "json-file"`},
+			want: `oneshot: --log-driver/--log-opt: "syslog": unreadable; use "json-file"`},
 		{name: "index out of range", err: &oneshot.SpecError{Field: "Networks[5].Name", Problem: "empty"},
 			want: `oneshot: --network: empty`},
 		{name: "unknown field keeps the Go name", err: &oneshot.SpecError{Field: "Hostname", Problem: "bad"},
