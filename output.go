@@ -18,9 +18,13 @@ import (
 // on from there. When they are gone too, part of the output is lost, and
 // that is reported (ErrOutputIncomplete).
 //
-// What the engine discards before oneshot reads anything, or what its own
-// follow skips when the logs rotate faster than it reads, no client can
-// see: an output larger than the log driver keeps needs WithLogDriver.
+// The two reads are lined up by their content, so an output that repeats
+// itself where they meet cannot always be: oneshot reports it when it sees
+// the repeat (ErrOutputIncomplete), but one that is the same line over and
+// over from its first byte looks the same from any line. And what the
+// engine discards before oneshot reads anything, or what its own follow
+// skips when the logs rotate faster than it reads, no client can see. An
+// output larger than the log driver keeps needs WithLogDriver.
 
 // resumeWindow is how many bytes of the start and of the end of a stream
 // oneshot remembers to line a later read up with what it already has.
@@ -64,6 +68,12 @@ func (o *taskOutput) incomplete(job string) error {
 				"keep more with WithLogDriver, e.g. the json-file driver with max-size=100m",
 				job, ErrOutputIncomplete, s.name, s.n))
 		}
+		if s.ambiguous {
+			errs = append(errs, fmt.Errorf("oneshot: job %s: %w: the engine rotated its %s away while the job ran, and where "+
+				"oneshot's two reads of it meet the output repeats itself, so part of it may appear twice; "+
+				"keep all of it with WithLogDriver, e.g. the json-file driver with max-size=100m",
+				job, ErrOutputIncomplete, s.name))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -80,8 +90,10 @@ type stream struct {
 	head []byte
 	last tail
 	// gap says the engine had discarded some of the stream after byte n
-	// before oneshot could read it.
-	gap bool
+	// before oneshot could read it; ambiguous, that the engine had rotated
+	// the stream and it repeats itself where the follower stopped, so that
+	// part of it may have been appended twice.
+	gap, ambiguous bool
 }
 
 func newStream(name string, live io.Writer, limit int) *stream {
@@ -191,10 +203,22 @@ func (r *resumer) step(p []byte) []byte {
 			return nil
 		}
 		r.state = appending
+		r.find.restart()
 		return p[i:]
 	}
+	r.watchForRepeat(p)
 	r.s.append(p)
 	return nil
+}
+
+// watchForRepeat looks for the stream's last bytes again in what follows
+// the place where they were found: there, the output repeats itself, and
+// oneshot cannot tell which place its follower stopped at.
+func (r *resumer) watchForRepeat(p []byte) {
+	if r.find != nil && r.find.feed(p) >= 0 {
+		r.s.ambiguous = true
+		r.find = nil
+	}
 }
 
 // startSearch switches to looking for the stream's last bytes, from the
@@ -205,6 +229,8 @@ func (r *resumer) startSearch() {
 	seen := r.head[:r.pos]
 	if i := r.find.feed(seen); i >= 0 {
 		r.state = appending
+		r.find.restart()
+		r.watchForRepeat(seen[i:])
 		r.s.append(seen[i:])
 	}
 }
@@ -239,6 +265,14 @@ func newMatcher(pattern []byte) *matcher {
 		m.fallback[i] = k
 	}
 	return m
+}
+
+// restart goes on after a match, looking for the next one (which may
+// overlap it).
+func (m *matcher) restart() {
+	if len(m.pattern) > 0 {
+		m.matched = m.fallback[len(m.pattern)-1]
+	}
 }
 
 // feed returns the index in p just after the first complete match of the

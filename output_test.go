@@ -261,6 +261,32 @@ func TestResumeStartsWhereTheFollowerStoppedInsideAFrame(t *testing.T) {
 	}
 }
 
+func TestResumeInRepeatingOutputIsReported(t *testing.T) {
+	// A banner, then the same line over and over: the engine rotated the
+	// banner away, and the follower's last bytes are found all over the
+	// read, not only where it stopped.
+	data := append([]byte("migrate v42 starting\n"), bytes.Repeat([]byte("waiting for the database...\n"), 2000)...)
+	out := newTaskOutput("t1", &JobSpec{})
+	writeInPieces(out.stdout, data[:len(data)/2], 100)
+	r := out.stdout.resume(nil)
+	writeInPieces(r, data[21+28*500:], 100)
+	r.finish()
+	assert.True(t, out.stdout.ambiguous)
+	assert.False(t, out.stdout.gap)
+	err := out.incomplete("j")
+	require.ErrorIs(t, err, ErrOutputIncomplete)
+	assert.Contains(t, err.Error(), "may appear twice")
+
+	unique := newTaskOutput("t1", &JobSpec{})
+	data = randomBytes(40_000, 9)
+	writeInPieces(unique.stdout, data[:20_000], 100)
+	r = unique.stdout.resume(nil)
+	writeInPieces(r, data[10_000:], 100)
+	r.finish()
+	assert.False(t, unique.stdout.ambiguous, "a window found once is where the follower stopped")
+	assert.NoError(t, unique.incomplete("j"))
+}
+
 func TestIncompleteOutputIsReported(t *testing.T) {
 	out := newTaskOutput("t1", &JobSpec{})
 	writeInPieces(out.stdout, randomBytes(3*resumeWindow, 4), 100)
