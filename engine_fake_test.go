@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -23,7 +24,7 @@ type fakeEngine struct {
 	services map[string]swarm.ServiceSpec
 	tasks    map[string][]swarm.Task // by service ID
 	nodes    []swarm.Node
-	logs     map[string][]byte // multiplexed, by task ID
+	logs     map[string]*muxStream // by task ID
 	calls    map[string]int
 	created  []client.ServiceCreateOptions
 	removed  []string
@@ -41,7 +42,7 @@ type fakeEngine struct {
 
 func newFakeEngine() *fakeEngine {
 	return &fakeEngine{
-		services: map[string]swarm.ServiceSpec{}, tasks: map[string][]swarm.Task{}, logs: map[string][]byte{},
+		services: map[string]swarm.ServiceSpec{}, tasks: map[string][]swarm.Task{}, logs: map[string]*muxStream{},
 		calls: map[string]int{}, events: make(chan events.Message, 16), eventErr: make(chan error, 1),
 		nodes: []swarm.Node{{ID: "n1", Description: swarm.NodeDescription{Hostname: "node-1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}},
 	}
@@ -69,13 +70,13 @@ func (f *fakeEngine) setTasks(id string, tasks ...swarm.Task) {
 	f.tasks[id] = tasks
 }
 
-// setLogs sets task's logs as the engine would send them, multiplexed.
+// setLogs sets task's log: an entry on stdout, then one on stderr.
 func (f *fakeEngine) setLogs(taskID, stdout, stderr string) {
-	var buf bytes.Buffer
-	buf.Write(fakeMuxFrame(stdcopy.Stdout, stdout))
-	buf.Write(fakeMuxFrame(stdcopy.Stderr, stderr))
+	var log muxStream
+	log.stdout([]byte(stdout))
+	log.stderr([]byte(stderr))
 	f.mu.Lock()
-	f.logs[taskID] = buf.Bytes()
+	f.logs[taskID] = &log
 	f.mu.Unlock()
 }
 
@@ -156,11 +157,24 @@ func (f *fakeEngine) TaskList(_ context.Context, o client.TaskListOptions) (clie
 	return client.TaskListResult{Items: out}, nil
 }
 
-func (f *fakeEngine) TaskLogs(_ context.Context, taskID string, _ client.TaskLogsOptions) (client.TaskLogsResult, error) {
+// TaskLogs serves the task's log as the engine does, with timestamps, since
+// the time asked for; a follow ends with the log.
+func (f *fakeEngine) TaskLogs(_ context.Context, taskID string, o client.TaskLogsOptions) (client.TaskLogsResult, error) {
 	f.count("TaskLogs")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return io.NopCloser(bytes.NewReader(f.logs[taskID])), nil
+	log, ok := f.logs[taskID]
+	if !ok || !o.Timestamps {
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	var since time.Time
+	if o.Since != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339Nano, o.Since); err != nil {
+			return nil, err
+		}
+	}
+	return io.NopCloser(bytes.NewReader(log.served(since, 0))), nil
 }
 
 func (f *fakeEngine) NodeList(context.Context, client.NodeListOptions) (client.NodeListResult, error) {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 )
@@ -21,12 +21,12 @@ const (
 )
 
 // The swarm keeps a task's logs on the node that ran it and serves them
-// multiplexed (stdout and stderr in 8-byte-header frames); stdcopy splits
-// them. A follow request does not end when the task does (and lags behind
-// it), so oneshot never waits for one to end: the live follower streams
-// while the task runs, and once the task has ended one complete read (no
-// follow), which always ends, gives the rest; output.go puts the two
-// together.
+// multiplexed (stdout and stderr in 8-byte-header frames). A follow request
+// does not end when the task does (and lags behind it), so oneshot never
+// waits for one to end: the live follower streams while the task runs, and
+// once the task has ended one last read without follow, which always ends,
+// gives the entries logged since the follower's last one; output.go puts
+// the reads together.
 
 // logFollower streams one task's logs into its output while it runs.
 type logFollower struct {
@@ -41,12 +41,12 @@ func (j *Job) followLogs(out *taskOutput) *logFollower {
 	f := &logFollower{out: out, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
-		rc, err := j.runner.api.TaskLogs(ctx, out.taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+		rc, err := j.runner.api.TaskLogs(ctx, out.taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
 		if err != nil {
-			return // the complete read at the end makes up for it
+			return // the last read makes up for it
 		}
 		defer rc.Close()
-		_, _ = stdcopy.StdCopy(out.stdout, out.stderr, rc)
+		_, _ = io.Copy(out, rc)
 	}()
 	return f
 }
@@ -57,23 +57,33 @@ func (f *logFollower) stop() {
 	<-f.done
 }
 
-// flushLogs stops the follower, if any, and reads out's task's complete
-// logs once, appending to out what it does not have yet.
+// flushLogs stops the follower, if any, and reads out's task's logs once
+// more, from a little before the follower's last entry (all of them when
+// it read none), taking what out does not have yet.
 func (j *Job) flushLogs(ctx context.Context, out *taskOutput, f *logFollower) error {
 	if f != nil {
 		f.stop()
 	}
-	rc, err := j.runner.api.TaskLogs(ctx, out.taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true})
+	opts := client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true}
+	since, ok := out.since()
+	if ok {
+		opts.Since = since.Format(time.RFC3339Nano)
+	} else {
+		since = time.Time{}
+	}
+	rc, err := j.runner.api.TaskLogs(ctx, out.taskID, opts)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	stdout, stderr := out.stdout.resume(nil), out.stderr.resume(&out.stderrEnd)
-	if _, err := stdcopy.StdCopy(stdout, stderr, rc); err != nil {
+	r := out.resume(since)
+	if _, err := io.Copy(r, rc); err != nil {
 		return err
 	}
-	stdout.finish()
-	stderr.finish()
+	if err := r.err(); err != nil {
+		return err
+	}
+	r.finish()
 	return nil
 }
 

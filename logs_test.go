@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/stretchr/testify/assert"
@@ -30,22 +31,63 @@ func (m muxWriter) Write(p []byte) (int, error) {
 	return m.w.Write(p)
 }
 
-// muxStream builds a multiplexed stream from writes to stdout and stderr in
-// the given order, and returns it with what each stream holds.
+// logEntry is one entry of a container's log, as the engine keeps it.
+type logEntry struct {
+	stream stdcopy.StdType
+	time   time.Time
+	text   []byte
+}
+
+// muxStream is a task's log: its entries, in the order the engine wrote
+// them, and what each stream holds.
 type muxStream struct {
-	buf                    bytes.Buffer
+	entries                []logEntry
 	wantStdout, wantStderr bytes.Buffer
+	clock                  time.Time
 }
 
-func (s *muxStream) stdout(p []byte) {
-	_, _ = muxWriter{&s.buf, stdcopy.Stdout}.Write(p)
-	s.wantStdout.Write(p)
+// logEpoch is when the test logs begin.
+var logEpoch = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+
+func (s *muxStream) stdout(p []byte) { s.add(stdcopy.Stdout, p) }
+func (s *muxStream) stderr(p []byte) { s.add(stdcopy.Stderr, p) }
+
+// add logs p a microsecond after the previous entry.
+func (s *muxStream) add(stream stdcopy.StdType, p []byte) {
+	if s.clock.IsZero() {
+		s.clock = logEpoch
+	}
+	s.clock = s.clock.Add(time.Microsecond)
+	s.addAt(stream, s.clock, p)
 }
 
-func (s *muxStream) stderr(p []byte) {
-	_, _ = muxWriter{&s.buf, stdcopy.Stderr}.Write(p)
-	s.wantStderr.Write(p)
+// addAt logs p with the given time, which the engine may give two entries.
+func (s *muxStream) addAt(stream stdcopy.StdType, at time.Time, p []byte) {
+	s.entries = append(s.entries, logEntry{stream: stream, time: at, text: append([]byte(nil), p...)})
+	if stream == stdcopy.Stderr {
+		s.wantStderr.Write(p)
+	} else {
+		s.wantStdout.Write(p)
+	}
 }
+
+// served is what the engine sends for a read of the log with timestamps:
+// the entries logged since a time (all if it is zero), from the first entry
+// it still keeps.
+func (s *muxStream) served(since time.Time, kept int) []byte {
+	var buf bytes.Buffer
+	for _, e := range s.entries[kept:] {
+		if !since.IsZero() && e.time.Before(since) {
+			continue
+		}
+		stamped := append([]byte(e.time.Format(time.RFC3339Nano)+" "), e.text...)
+		_, _ = muxWriter{&buf, e.stream}.Write(stamped)
+	}
+	return buf.Bytes()
+}
+
+// all is the whole log, as a read from the start serves it.
+func (s *muxStream) all() []byte { return s.served(time.Time{}, 0) }
 
 func TestMultiplexedLogsComeApartByteExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -82,7 +124,6 @@ func TestMultiplexedLogsComeApartByteExact(t *testing.T) {
 			s.stdout([]byte("b"))
 		}},
 		{"multi-MiB, frames of every size", func(s *muxStream) {
-			s.buf.Grow(6 << 20)
 			s.wantStdout.Grow(6 << 20)
 			for s.wantStdout.Len() < 5<<20 {
 				s.stdout(random(rng.IntN(64 << 10)))
@@ -103,13 +144,12 @@ func TestMultiplexedLogsComeApartByteExact(t *testing.T) {
 			var liveOut, liveErr bytes.Buffer
 			liveOut.Grow(stream.wantStdout.Len())
 			out := newTaskOutput("t1", &JobSpec{Stdout: &liveOut, Stderr: &liveErr, OutputLimit: 16 << 20})
-			stdout, stderr := out.stdout.resume(nil), out.stderr.resume(&out.stderrEnd)
-			written, err := stdcopy.StdCopy(stdout, stderr, &stream.buf)
+			r := out.resume(time.Time{})
+			_, err := io.Copy(r, bytes.NewReader(stream.all()))
 			require.NoError(t, err)
-			stdout.finish()
-			stderr.finish()
+			require.NoError(t, r.err())
+			r.finish()
 			wantOut, wantErr := stream.wantStdout.Bytes(), stream.wantStderr.Bytes()
-			assert.EqualValues(t, len(wantOut)+len(wantErr), written)
 			assert.True(t, bytes.Equal(wantOut, out.stdout.keep.buf), "kept stdout differs (%d bytes, want %d)", len(out.stdout.keep.buf), len(wantOut))
 			assert.True(t, bytes.Equal(wantErr, out.stderr.keep.buf), "kept stderr differs (%d bytes, want %d)", len(out.stderr.keep.buf), len(wantErr))
 			assert.True(t, bytes.Equal(wantOut, liveOut.Bytes()), "live stdout differs")
@@ -129,8 +169,9 @@ func TestMultiplexedLogsBeyondTheOutputLimit(t *testing.T) {
 		stream.stderr(bytes.Repeat([]byte("e"), 10))
 	}
 	var liveOut bytes.Buffer
-	out := &taskOutput{stdout: newStream("stdout", &liveOut, 4096), stderr: newStream("stderr", nil, 100)}
-	_, err := stdcopy.StdCopy(out.stdout, out.stderr, &stream.buf)
+	out := newTaskOutput("t1", &JobSpec{Stdout: &liveOut, OutputLimit: 4096})
+	out.stderr.keep.limit = 100
+	_, err := io.Copy(out, bytes.NewReader(stream.all()))
 	require.NoError(t, err)
 	assert.Equal(t, stream.wantStdout.Bytes()[:4096], out.stdout.keep.buf, "the beginning is kept")
 	assert.EqualValues(t, 100_000-4096, out.stdout.keep.dropped)

@@ -2,108 +2,146 @@ package oneshot
 
 import (
 	"bytes"
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"time"
 )
 
-// A task's output reaches oneshot in two reads of its logs (see logs.go):
-// the live follower while the task runs, and one complete read once it has
-// ended. Each stream is assembled from the two so that the caller's writer
-// and the Result get every byte once and in order. The complete read
-// usually starts where the follower started, and oneshot skips what it
-// already has. But the engine's log driver may have rotated the start of a
-// large output away by then (json-file's max-size and max-file): the read
-// then starts later, and oneshot finds the follower's last bytes in it to go
-// on from there. When they are gone too, part of the output is lost, and
-// that is reported (ErrOutputIncomplete).
+// A task's output reaches oneshot through the engine's logs (see logs.go):
+// the live follower reads them while the task runs, then one last read
+// gives what the follower had not. Both ask for timestamps: every log entry
+// comes as a frame (an 8-byte header naming stdout or stderr and the
+// length) whose payload starts with the time the engine logged it. That
+// time says where the follower stopped, so the last read asks only for the
+// entries since shortly before then (reorderSlack) and oneshot takes each
+// entry once, by its time: the caller's writers and the Result get every
+// byte once, in order, with the timestamps taken off, however much the
+// output repeats itself.
 //
-// The two reads are lined up by their content, so an output that repeats
-// itself where they meet cannot always be: oneshot reports it when it sees
-// the repeat (ErrOutputIncomplete), but one that is the same line over and
-// over from its first byte looks the same from any line. And what the
-// engine discards before oneshot reads anything, or what its own follow
-// skips when the logs rotate faster than it reads, no client can see. An
-// output larger than the log driver keeps needs WithLogDriver.
+// The engine's log driver may have rotated entries away before the last
+// read (json-file's max-size and max-file): when the follower's last entry
+// is no longer there, the entries between it and the first one kept may be
+// lost, and that is reported (ErrOutputIncomplete). What the engine
+// discards before the follower reads it, or skips in its own follow when the
+// logs rotate faster than it reads, no client can see: an output larger than
+// the log driver keeps needs WithLogDriver.
 
-// resumeWindow is how many bytes of the start and of the end of a stream
-// oneshot remembers to line a later read up with what it already has.
-const resumeWindow = 4 << 10
-
-// taskOutput is one task's stdout and stderr as oneshot assembles them.
+// taskOutput is one task's output as oneshot assembles it.
 type taskOutput struct {
 	taskID         string
 	stdout, stderr *stream
-	// stderrEnd holds the last bytes of stderr the complete read served:
-	// the end of the job's stderr even when a gap cut the assembled one.
-	stderrEnd tail
+	split          frameSplitter
+	// gap says the engine had lost entries logged after the follower's
+	// last one before the last read; gapAfter holds how many bytes of
+	// stdout and stderr came before it.
+	gap      bool
+	gapAfter [2]int64
 }
 
 func newTaskOutput(taskID string, spec *JobSpec) *taskOutput {
 	limit := spec.outputLimit()
-	return &taskOutput{
-		taskID:    taskID,
-		stdout:    newStream("stdout", spec.Stdout, limit),
-		stderr:    newStream("stderr", spec.Stderr, limit),
-		stderrEnd: tail{size: stderrTailSize},
+	o := &taskOutput{taskID: taskID, stdout: newStream("stdout", spec.Stdout, limit), stderr: newStream("stderr", spec.Stderr, limit)}
+	o.split = frameSplitter{to: o.take}
+	return o
+}
+
+// Write takes p, a piece of the follower's read: the next bytes of the
+// multiplexed, timestamped log stream.
+func (o *taskOutput) Write(p []byte) (int, error) {
+	o.split.write(p)
+	return len(p), nil
+}
+
+// take appends a piece of an entry's text to its stream.
+func (o *taskOutput) take(e entryPiece) {
+	o.streamOf(e.kind).take(e)
+}
+
+func (o *taskOutput) streamOf(kind byte) *stream {
+	if kind == frameStderr {
+		return o.stderr
 	}
+	return o.stdout
+}
+
+// reorderSlack bounds how much earlier than an entry of one stream an
+// entry of the other may be timestamped and still be logged after it: the
+// engine stamps stdout and stderr in two goroutines, then writes each entry
+// under a lock.
+const reorderSlack = time.Second
+
+// since is where the last read starts: reorderSlack before the follower's
+// last entry, after which every entry the follower had not read was logged;
+// false when the follower read none and the read needs all of them.
+func (o *taskOutput) since() (time.Time, bool) {
+	var last time.Time
+	for _, s := range []*stream{o.stdout, o.stderr} {
+		if s.entries > 0 && s.lastTime.After(last) {
+			last = s.lastTime
+		}
+	}
+	return last.Add(-reorderSlack), !last.IsZero()
+}
+
+// resume returns the writer for the last read of the task's logs, which
+// serves the entries since the given time (all of them if it is zero): it
+// takes what o does not have yet. Call finish once the read has ended.
+func (o *taskOutput) resume(since time.Time) *resumer {
+	r := &resumer{o: o, stdout: o.stdout.resumePoint(since), stderr: o.stderr.resumePoint(since)}
+	r.split = frameSplitter{to: r.entry}
+	return r
 }
 
 // stderrTail is the end of the job's stderr, for ExitError.
-func (o *taskOutput) stderrTail() []byte {
-	if len(o.stderrEnd.bytes()) > 0 {
-		return o.stderrEnd.bytes()
-	}
-	return o.stderr.last.bytes()
-}
+func (o *taskOutput) stderrTail() []byte { return o.stderr.last.bytes() }
 
-// incomplete reports the streams the engine lost part of, or nil.
+// incomplete reports a gap in the output, or nil.
 func (o *taskOutput) incomplete(job string) error {
-	var errs []error
-	for _, s := range []*stream{o.stdout, o.stderr} {
-		if s.gap {
-			errs = append(errs, fmt.Errorf("oneshot: job %s: %w: the engine discarded part of its %s before oneshot could read it "+
-				"(the node's log driver keeps only so much of a container's output, e.g. json-file's max-size and max-file); "+
-				"the writer and the Result have %d bytes of it and the job's last words may be missing; "+
-				"keep more with WithLogDriver, e.g. the json-file driver with max-size=100m",
-				job, ErrOutputIncomplete, s.name, s.n))
-		}
-		if s.ambiguous {
-			errs = append(errs, fmt.Errorf("oneshot: job %s: %w: the engine rotated its %s away while the job ran, and where "+
-				"oneshot's two reads of it meet the output repeats itself, so part of it may appear twice; "+
-				"keep all of it with WithLogDriver, e.g. the json-file driver with max-size=100m",
-				job, ErrOutputIncomplete, s.name))
-		}
+	if !o.gap {
+		return nil
 	}
-	return errors.Join(errs...)
+	return fmt.Errorf("oneshot: job %s: %w: the engine discarded part of its output before oneshot could read it "+
+		"(the node's log driver keeps only so much of a container's output, e.g. json-file's max-size and max-file); "+
+		"the writers and the Result lack what was logged after the first %d bytes of stdout and %d of stderr and before "+
+		"the part the engine kept; keep more with WithLogDriver, e.g. the json-file driver with max-size=100m",
+		job, ErrOutputIncomplete, o.gapAfter[0], o.gapAfter[1])
 }
 
 // stream is one output stream of a task as assembled so far: every byte
-// appended goes to the caller's writer, if any, and to the Result.
+// taken goes to the caller's writer, if any, and to the Result.
 type stream struct {
 	name string
 	live io.Writer
 	keep capped
-	// n counts the bytes appended; head holds the first resumeWindow of
-	// them and last the last resumeWindow.
 	n    int64
-	head []byte
 	last tail
-	// gap says the engine had discarded some of the stream after byte n
-	// before oneshot could read it; ambiguous, that the engine had rotated
-	// the stream and it repeats itself where the follower stopped, so that
-	// part of it may have been appended twice.
-	gap, ambiguous bool
+	// entries counts the log entries taken; lastTime is the time of the
+	// last one, sameTime how many of them had that time, and lastTaken how
+	// many bytes of its text were taken (the follower may stop inside it).
+	entries   int
+	lastTime  time.Time
+	sameTime  int
+	lastTaken int
 }
 
 func newStream(name string, live io.Writer, limit int) *stream {
-	return &stream{name: name, live: live, keep: capped{limit: limit}, last: tail{size: resumeWindow}}
+	return &stream{name: name, live: live, keep: capped{limit: limit}, last: tail{size: stderrTailSize}}
 }
 
-// Write appends p: the live follower writes here.
-func (s *stream) Write(p []byte) (int, error) {
-	s.append(p)
-	return len(p), nil
+// take appends a piece of an entry, noting where the stream is.
+func (s *stream) take(e entryPiece) {
+	if e.first {
+		if s.entries > 0 && e.time.Equal(s.lastTime) {
+			s.sameTime++
+		} else {
+			s.lastTime, s.sameTime = e.time, 1
+		}
+		s.entries++
+		s.lastTaken = 0
+	}
+	s.lastTaken += len(e.text)
+	s.append(e.text)
 }
 
 func (s *stream) append(p []byte) {
@@ -116,183 +154,235 @@ func (s *stream) append(p []byte) {
 		}
 	}
 	s.keep.write(p)
-	if room := resumeWindow - len(s.head); room > 0 {
-		s.head = append(s.head, p[:min(room, len(p))]...)
-	}
 	s.last.write(p)
 	s.n += int64(len(p))
 }
 
-// resume returns the writer for a complete read of the stream's logs,
-// which appends to s what s does not have yet. Every byte of the read also
-// goes to end, if not nil.
-func (s *stream) resume(end *tail) *resumer {
-	r := &resumer{s: s, end: end, head: s.head, have: s.n}
-	if s.n > 0 {
-		r.state = aligning
-	}
-	return r
+// resumePoint is where a stream's last read goes on from: after the
+// sameTime-th entry logged at lastTime, skip bytes into it.
+type resumePoint struct {
+	s        *stream
+	followed bool  // the follower took entries of this stream
+	due      bool  // and the last of them is due in the read
+	taken    int64 // bytes of the stream taken before the read
+	lastTime time.Time
+	sameTime int
+	skip     int
+	// seen counts the read's entries logged at lastTime; passed says the
+	// read has gone past the follower's last entry, found that this entry
+	// was in it; current is what the read's current entry is.
+	seen          int
+	passed, found bool
+	current       entryAge
 }
 
-// resumeState is where a resumer is in a complete read.
-type resumeState int
+// entryAge says whether the follower had an entry of the last read.
+type entryAge int
 
 const (
-	// appending: every byte read is new.
-	appending resumeState = iota
-	// aligning: the read is compared with the stream's head to learn
-	// whether it starts where the stream did.
-	aligning
-	// skipping: the read starts where the stream did; its first bytes are
-	// those the stream has.
-	skipping
-	// searching: the read starts later; the stream's last bytes are being
-	// looked for in it.
-	searching
+	oldEntry  entryAge = iota // the follower had all of it
+	lastEntry                 // the follower's last entry, maybe in part
+	newEntry                  // the follower had none of it
 )
 
-// resumer is the writer of a complete read of one stream (see resume).
+func (s *stream) resumePoint(since time.Time) *resumePoint {
+	followed := s.entries > 0
+	return &resumePoint{s: s, followed: followed, due: followed && !s.lastTime.Before(since), taken: s.n,
+		lastTime: s.lastTime, sameTime: s.sameTime, skip: s.lastTaken, current: newEntry}
+}
+
+// entry takes what is new of a piece of an entry of the last read.
+func (p *resumePoint) entry(e entryPiece) {
+	if e.first && p.followed {
+		p.current = p.age(e.time)
+	}
+	switch p.current {
+	case newEntry:
+		p.s.take(e)
+	case lastEntry:
+		k := min(p.skip, len(e.text))
+		p.skip -= k
+		p.s.lastTaken += len(e.text) - k
+		p.s.append(e.text[k:])
+	}
+}
+
+// age places an entry of the read, logged at t, against the follower's
+// last one. The engine logs each stream's entries in time order.
+func (p *resumePoint) age(t time.Time) entryAge {
+	switch {
+	case p.passed || t.After(p.lastTime):
+		p.passed = true
+		return newEntry
+	case t.Before(p.lastTime):
+		return oldEntry
+	}
+	p.seen++
+	if p.seen < p.sameTime {
+		return oldEntry
+	}
+	p.passed, p.found = true, true
+	return lastEntry
+}
+
+// resumer is the writer of the last read of a task's logs (see resume).
 type resumer struct {
-	s     *stream
-	end   *tail
-	state resumeState
-	// head and have are the stream's head and length when the read began;
-	// pos counts the bytes read.
-	head []byte
-	have int64
-	pos  int64
-	find *matcher
+	o              *taskOutput
+	split          frameSplitter
+	stdout, stderr *resumePoint
 }
 
 func (r *resumer) Write(p []byte) (int, error) {
-	if r.end != nil {
-		r.end.write(p)
-	}
-	n := len(p)
-	for len(p) > 0 {
-		p = r.step(p)
-	}
-	return n, nil
+	r.split.write(p)
+	return len(p), nil
 }
 
-// step consumes p, or the part of it that its state takes, and returns the
-// rest.
-func (r *resumer) step(p []byte) []byte {
-	switch r.state {
-	case aligning:
-		k := min(len(p), len(r.head)-int(r.pos))
-		if !bytes.Equal(p[:k], r.head[r.pos:int(r.pos)+k]) {
-			r.startSearch()
-			return p
-		}
-		r.pos += int64(k)
-		if int(r.pos) == len(r.head) {
-			r.state = skipping
-		}
-		return p[k:]
-	case skipping:
-		k := min(int64(len(p)), r.have-r.pos)
-		r.pos += k
-		if r.pos == r.have {
-			r.state = appending
-		}
-		return p[k:]
-	case searching:
-		i := r.find.feed(p)
-		if i < 0 {
-			return nil
-		}
-		r.state = appending
-		r.find.restart()
-		return p[i:]
-	}
-	r.watchForRepeat(p)
-	r.s.append(p)
-	return nil
-}
-
-// watchForRepeat looks for the stream's last bytes again in what follows
-// the place where they were found: there, the output repeats itself, and
-// oneshot cannot tell which place its follower stopped at.
-func (r *resumer) watchForRepeat(p []byte) {
-	if r.find != nil && r.find.feed(p) >= 0 {
-		r.s.ambiguous = true
-		r.find = nil
+func (r *resumer) entry(e entryPiece) {
+	if e.kind == frameStderr {
+		r.stderr.entry(e)
+	} else {
+		r.stdout.entry(e)
 	}
 }
 
-// startSearch switches to looking for the stream's last bytes, from the
-// start of the read: the bytes read so far are those of the head.
-func (r *resumer) startSearch() {
-	r.state = searching
-	r.find = newMatcher(r.s.last.bytes())
-	seen := r.head[:r.pos]
-	if i := r.find.feed(seen); i >= 0 {
-		r.state = appending
-		r.find.restart()
-		r.watchForRepeat(seen[i:])
-		r.s.append(seen[i:])
-	}
-}
+// err is the error the engine put in the stream, or a stream that was not
+// multiplexed.
+func (r *resumer) err() error { return r.split.err }
 
-// finish ends a read that went to its end: if the stream's last bytes were
-// not in it, the engine lost what came after them.
+// finish ends a read that went to its end: when the follower's last entry
+// of a stream was due in it but missing, the engine had rotated it away,
+// and maybe more after it.
 func (r *resumer) finish() {
-	if r.state == searching {
-		r.s.gap = true
+	for _, p := range []*resumePoint{r.stdout, r.stderr} {
+		if p.due && !p.found {
+			r.o.gap, r.o.gapAfter = true, [2]int64{r.stdout.taken, r.stderr.taken}
+		}
 	}
 }
 
-// matcher finds a pattern in a stream of bytes written in pieces
-// (Knuth-Morris-Pratt).
-type matcher struct {
-	pattern []byte
-	// fallback[i] is the length of the longest proper prefix of
-	// pattern[:i+1] that is also its suffix.
-	fallback []int
-	matched  int
+// entryPiece is a piece of the text of one log entry: the whole of a short
+// one, or part of one that came in several pieces.
+type entryPiece struct {
+	kind  byte
+	time  time.Time
+	first bool // the entry's first piece
+	text  []byte
 }
 
-func newMatcher(pattern []byte) *matcher {
-	m := &matcher{pattern: pattern, fallback: make([]int, len(pattern))}
-	for i, k := 1, 0; i < len(pattern); i++ {
-		for k > 0 && pattern[i] != pattern[k] {
-			k = m.fallback[k-1]
-		}
-		if pattern[i] == pattern[k] {
-			k++
-		}
-		m.fallback[i] = k
-	}
-	return m
+// frameSplitter splits a multiplexed, timestamped log stream, written in
+// pieces of any size, into the entries' texts, as stdcopy.StdCopy splits a
+// reader's frames.
+type frameSplitter struct {
+	to     func(entryPiece)
+	header [8]byte
+	got    int // bytes of the current header read
+	left   int // payload bytes of the current frame still to come
+	kind   byte
+	// stamp collects the frame's timestamp until the space after it; once
+	// it is parsed, first says no text of the frame was passed on yet.
+	stamp     []byte
+	stamped   bool
+	time      time.Time
+	first     bool
+	daemonErr []byte
+	err       error
 }
 
-// restart goes on after a match, looking for the next one (which may
-// overlap it).
-func (m *matcher) restart() {
-	if len(m.pattern) > 0 {
-		m.matched = m.fallback[len(m.pattern)-1]
+// Frame types of the engine's multiplexed streams (stdin's is stdout's).
+const (
+	frameStdin     = 0
+	frameStdout    = 1
+	frameStderr    = 2
+	frameSystemErr = 3
+)
+
+// maxStampLen bounds a timestamp: a payload without a space by then has
+// none, and is text.
+const maxStampLen = 64
+
+func (f *frameSplitter) write(p []byte) {
+	for len(p) > 0 && f.err == nil {
+		if f.left == 0 {
+			k := copy(f.header[f.got:], p)
+			f.got, p = f.got+k, p[k:]
+			if f.got == len(f.header) {
+				f.startFrame()
+			}
+			continue
+		}
+		k := min(f.left, len(p))
+		f.payload(p[:k])
+		f.left, p = f.left-k, p[k:]
+		if f.left == 0 {
+			f.endFrame()
+		}
 	}
 }
 
-// feed returns the index in p just after the first complete match of the
-// pattern in all that was fed, or -1.
-func (m *matcher) feed(p []byte) int {
-	if len(m.pattern) == 0 {
-		return 0
+func (f *frameSplitter) startFrame() {
+	f.got = 0
+	f.kind, f.left = f.header[0], int(binary.BigEndian.Uint32(f.header[4:]))
+	if f.kind > frameSystemErr {
+		f.err = fmt.Errorf("unrecognized log stream header %v", f.header)
+		return
 	}
-	for i, c := range p {
-		for m.matched > 0 && m.pattern[m.matched] != c {
-			m.matched = m.fallback[m.matched-1]
-		}
-		if m.pattern[m.matched] == c {
-			m.matched++
-		}
-		if m.matched == len(m.pattern) {
-			return i + 1
-		}
+	f.stamp, f.stamped, f.first, f.daemonErr = f.stamp[:0], false, true, f.daemonErr[:0]
+	if f.left == 0 {
+		f.endFrame()
 	}
-	return -1
+}
+
+func (f *frameSplitter) payload(p []byte) {
+	if f.kind == frameSystemErr {
+		f.daemonErr = append(f.daemonErr, p...)
+		return
+	}
+	if !f.stamped {
+		p = f.readStamp(p)
+	}
+	if f.stamped && len(p) > 0 {
+		f.to(entryPiece{kind: f.kind, time: f.time, first: f.first, text: p})
+		f.first = false
+	}
+}
+
+// readStamp collects the timestamp at the start of a frame's payload and
+// returns the text after it.
+func (f *frameSplitter) readStamp(p []byte) []byte {
+	i := bytes.IndexByte(p, ' ')
+	if i < 0 {
+		f.stamp = append(f.stamp, p...)
+		if len(f.stamp) > maxStampLen {
+			f.stamped, p = true, f.stamp
+		} else {
+			p = nil
+		}
+		return p
+	}
+	f.stamp = append(f.stamp, p[:i]...)
+	t, err := time.Parse(time.RFC3339Nano, string(f.stamp))
+	if err != nil { // not a timestamp after all: all of it is text
+		f.stamped = true
+		return append(append(f.stamp, ' '), p[i+1:]...)
+	}
+	f.stamped, f.time = true, t
+	return p[i+1:]
+}
+
+// endFrame ends the current frame: the engine's own error ends the read.
+func (f *frameSplitter) endFrame() {
+	if f.kind == frameSystemErr {
+		f.err = fmt.Errorf("error from daemon in stream: %s", f.daemonErr)
+		return
+	}
+	if !f.stamped && len(f.stamp) > 0 { // a short payload without a timestamp: text
+		f.stamped = true
+		f.to(entryPiece{kind: f.kind, time: f.time, first: f.first, text: f.stamp})
+		f.first = false
+	}
+	if f.first {
+		f.to(entryPiece{kind: f.kind, time: f.time, first: true}) // an empty entry still counts
+	}
 }
 
 // capped keeps the first limit bytes written to it and counts the rest.

@@ -3,8 +3,11 @@ package oneshot
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/stretchr/testify/assert"
@@ -96,229 +99,249 @@ type failingWriter struct{ calls int }
 
 func (f *failingWriter) Write([]byte) (int, error) { f.calls++; return 0, errors.New("broken pipe") }
 
-func TestStreamKeepsHeadAndLast(t *testing.T) {
-	var live bytes.Buffer
-	s := newStream("stdout", &live, 10)
-	data := randomBytes(3*resumeWindow, 1)
-	for i := 0; i < len(data); i += 1000 {
-		n, err := s.Write(data[i:min(i+1000, len(data))])
-		require.NoError(t, err)
-		assert.Equal(t, min(1000, len(data)-i), n)
+// randomLog is a log of random entries of both streams, some of them empty
+// and some logged at the same time as the one before.
+func randomLog(size int, seed uint64) *muxStream {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	var m muxStream
+	for n := 0; n < size; {
+		p := randomBytes(rng.IntN(300), seed+uint64(n))
+		stream := stdcopy.Stdout
+		if rng.IntN(4) == 0 {
+			stream = stdcopy.Stderr
+		}
+		if rng.IntN(10) == 0 && len(m.entries) > 0 {
+			m.addAt(stream, m.clock, p)
+		} else {
+			m.add(stream, p)
+		}
+		n += len(p) + 40
 	}
-	assert.Equal(t, data, live.Bytes())
-	assert.Equal(t, data[:10], s.keep.buf)
-	assert.EqualValues(t, len(data)-10, s.keep.dropped)
-	assert.EqualValues(t, len(data), s.n)
-	assert.Equal(t, data[:resumeWindow], s.head)
-	assert.Equal(t, data[len(data)-resumeWindow:], s.last.bytes())
+	return &m
 }
 
-func TestStreamSurvivesABrokenWriter(t *testing.T) {
-	broken := &failingWriter{}
-	s := newStream("stdout", broken, 100)
-	for _, p := range []string{"x", "y", "z"} {
-		n, err := s.Write([]byte(p))
-		require.NoError(t, err, "a broken writer does not fail the read")
-		assert.Equal(t, 1, n)
-	}
-	assert.Equal(t, 1, broken.calls, "and is not written to again")
-	assert.Equal(t, "xyz", string(s.keep.buf))
+// pieces collects what a frameSplitter passes on.
+type pieces struct {
+	stdout, stderr bytes.Buffer
+	times          []time.Time
+}
 
-	// Through StdCopy: the read goes on to the end of the stream.
-	var stream muxStream
-	for range 10 {
-		stream.stdout([]byte("out\n"))
-		stream.stderr([]byte("err\n"))
+func (c *pieces) take(e entryPiece) {
+	if e.first {
+		c.times = append(c.times, e.time)
 	}
+	if e.kind == frameStderr {
+		c.stderr.Write(e.text)
+	} else {
+		c.stdout.Write(e.text)
+	}
+}
+
+func TestFrameSplitterTakesTheTimestampsOff(t *testing.T) {
+	m := randomLog(200_000, 1)
+	m.stdout(nil) // an empty entry
+	m.stderr([]byte("last words\n"))
+	raw := m.all()
+	for _, piece := range []int{1, 3, 8, 9, 40, 1000, 1 << 20} {
+		var got pieces
+		f := frameSplitter{to: got.take}
+		writeInPieces(writerFunc(f.write), raw, piece)
+		require.NoError(t, f.err)
+		assert.True(t, bytes.Equal(m.wantStdout.Bytes(), got.stdout.Bytes()), "stdout, pieces of %d", piece)
+		assert.True(t, bytes.Equal(m.wantStderr.Bytes(), got.stderr.Bytes()), "stderr, pieces of %d", piece)
+		require.Len(t, got.times, len(m.entries), "every entry, the empty ones too")
+		for i, e := range m.entries {
+			require.True(t, e.time.Equal(got.times[i]), "entry %d", i)
+		}
+	}
+}
+
+func TestFrameSplitterPassesTextWithoutATimestampOn(t *testing.T) {
+	var buf bytes.Buffer
+	_, _ = muxWriter{&buf, stdcopy.Stdout}.Write([]byte("no timestamp here\n"))
+	_, _ = muxWriter{&buf, stdcopy.Stdout}.Write(bytes.Repeat([]byte("x"), 100))
+	_, _ = muxWriter{&buf, stdcopy.Stdout}.Write([]byte("short\n"))
+	var got pieces
+	f := frameSplitter{to: got.take}
+	writeInPieces(writerFunc(f.write), buf.Bytes(), 3)
+	require.NoError(t, f.err)
+	assert.Equal(t, "no timestamp here\n"+strings.Repeat("x", 100)+"short\n", got.stdout.String())
+}
+
+func TestFrameSplitterStopsAtTheEnginesError(t *testing.T) {
+	var m muxStream
+	m.stdout([]byte("before\n"))
+	raw := m.all()
+	raw = append(raw, fakeMuxFrame(stdcopy.Systemerr, "no such task")...)
+	var got pieces
+	f := frameSplitter{to: got.take}
+	f.write(raw)
+	assert.EqualError(t, f.err, "error from daemon in stream: no such task")
+	assert.Equal(t, "before\n", got.stdout.String())
+
+	bad := frameSplitter{to: got.take}
+	bad.write([]byte{9, 0, 0, 0, 0, 0, 0, 1, 'x'})
+	assert.ErrorContains(t, bad.err, "unrecognized log stream header")
+}
+
+func TestTaskOutputSurvivesABrokenWriter(t *testing.T) {
+	m := randomLog(10_000, 2)
 	brokenOut, brokenErr := &failingWriter{}, &failingWriter{}
-	out := &taskOutput{stdout: newStream("stdout", brokenOut, 1<<10), stderr: newStream("stderr", brokenErr, 1<<10)}
-	_, err := stdcopy.StdCopy(out.stdout.resume(nil), out.stderr.resume(nil), &stream.buf)
-	require.NoError(t, err)
-	assert.Equal(t, stream.wantStdout.String(), string(out.stdout.keep.buf))
-	assert.Equal(t, stream.wantStderr.String(), string(out.stderr.keep.buf))
-	assert.Equal(t, 1, brokenOut.calls)
+	out := newTaskOutput("t1", &JobSpec{Stdout: brokenOut, Stderr: brokenErr})
+	writeInPieces(out, m.all(), 100)
+	assert.Equal(t, m.wantStdout.Bytes(), out.stdout.keep.buf, "a broken writer does not lose the Result")
+	assert.Equal(t, m.wantStderr.Bytes(), out.stderr.keep.buf)
+	assert.Equal(t, 1, brokenOut.calls, "and is not written to again")
 	assert.Equal(t, 1, brokenErr.calls)
 }
 
-func TestMatcher(t *testing.T) {
-	cases := []struct {
-		name    string
-		pattern string
-		pieces  []string
-		piece   int // the piece the match ends in, or -1
-		at      int // where in that piece the bytes after the match start
-	}{
-		{"in one piece", "abc", []string{"xxabcyy"}, 0, 5},
-		{"across pieces", "abc", []string{"xxa", "b", "cyy"}, 2, 1},
-		{"at the very end", "abc", []string{"xab", "c"}, 1, 1},
-		{"first of several", "ab", []string{"abab"}, 0, 2},
-		{"after a false start", "aab", []string{"aaab"}, 0, 4},
-		{"overlapping prefix", "abab", []string{"ababab"}, 0, 4},
-		{"false start across pieces", "abac", []string{"aba", "bac"}, 1, 3},
-		{"absent", "abc", []string{"ab", "ba", "cb"}, -1, 0},
+// follow feeds the first cut bytes of the whole log to out, as a follower
+// stopped there would, and returns where the last read starts.
+func follow(out *taskOutput, m *muxStream, cut int) time.Time {
+	writeInPieces(out, m.all()[:cut], 999)
+	since, ok := out.since()
+	if !ok {
+		return time.Time{}
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			m := newMatcher([]byte(tc.pattern))
-			piece, at := -1, 0
-			for i, p := range tc.pieces {
-				if j := m.feed([]byte(p)); j >= 0 {
-					piece, at = i, j
-					break
-				}
-			}
-			assert.Equal(t, tc.piece, piece)
-			assert.Equal(t, tc.at, at)
-		})
-	}
+	return since
 }
 
-func TestMatcherFindsTheWindowInRandomData(t *testing.T) {
-	data := randomBytes(1<<20, 2)
-	for _, end := range []int{resumeWindow, 5000, 1 << 19, 1 << 20} {
-		m := newMatcher(data[end-resumeWindow : end])
-		got := -1
-		for i := 0; i < len(data); i += 777 {
-			if j := m.feed(data[i:min(i+777, len(data))]); j >= 0 {
-				got = i + j
-				break
-			}
-		}
-		assert.Equal(t, end, got)
-	}
+// lastRead serves out the log since a time, from the entry kept on, as the
+// engine does, and returns the resumer.
+func lastRead(t *testing.T, out *taskOutput, m *muxStream, since time.Time, kept int) *resumer {
+	t.Helper()
+	r := out.resume(since)
+	writeInPieces(r, m.served(since, kept), 1234)
+	require.NoError(t, r.err())
+	r.finish()
+	return r
 }
 
-// TestResume reads a stream's complete logs after a follower read part of
-// them. The engine may have rotated the start of the logs away: the read
-// then starts later than the follower did.
+// TestResume stops the follower anywhere, inside entries too, then reads
+// the log since a little before its last entry, maybe after the engine
+// rotated the first entries away.
 func TestResume(t *testing.T) {
-	const size = 50_000
-	data := randomBytes(size, 3)
-	cases := []struct {
-		name     string
-		followed int // bytes the follower got, from the start
-		dropped  int // bytes the engine had discarded from the start when read
-		wantGap  bool
-	}{
-		{"no follower", 0, 0, false},
-		{"follower got a little", 100, 0, false},
-		{"follower got one window", resumeWindow, 0, false},
-		{"follower got half", size / 2, 0, false},
-		{"follower got it all", size, 0, false},
-		{"rotated, the follower's end still there", size / 2, size/2 - resumeWindow, false},
-		{"rotated just before the follower's end", size / 2, size / 4, false},
-		{"rotated, the follower had it all", size, size - 2*resumeWindow, false},
-		{"rotated past the follower's end", size / 2, size/2 + 1, true},
-		{"rotated past part of the follower's window", size / 2, size/2 - resumeWindow + 1, true},
-		{"rotated, no follower: cannot be told", 0, size / 2, false},
+	m := randomLog(60_000, 3)
+	raw := m.all()
+	rng := rand.New(rand.NewPCG(7, 8))
+	cuts := []int{0, 1, 8, 40, len(raw) / 3, len(raw) / 2, len(raw) - 1, len(raw)}
+	for range 40 {
+		cuts = append(cuts, rng.IntN(len(raw)+1))
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var live bytes.Buffer
-			s := newStream("stdout", &live, 1<<20)
-			writeInPieces(s, data[:tc.followed], 999)
-			r := s.resume(nil)
-			writeInPieces(r, data[tc.dropped:], 1234)
-			r.finish()
-
-			assert.Equal(t, tc.wantGap, s.gap)
-			want := data[tc.dropped:] // what the engine still had, when there was no follower
-			switch {
-			case tc.wantGap:
-				want = data[:tc.followed]
-			case tc.followed > 0:
-				want = data
+	for _, cut := range cuts {
+		for _, kept := range []int{0, len(m.entries) / 10} {
+			var liveOut, liveErr bytes.Buffer
+			out := newTaskOutput("t1", &JobSpec{Stdout: &liveOut, Stderr: &liveErr})
+			since := follow(out, m, cut)
+			if _, followed := out.since(); !followed && kept > 0 {
+				continue // without a follower's entry, what the engine rotated away cannot be told
 			}
-			assert.True(t, bytes.Equal(want, live.Bytes()), "live: %d bytes, want %d", live.Len(), len(want))
-			assert.True(t, bytes.Equal(want, s.keep.buf), "kept: %d bytes, want %d", len(s.keep.buf), len(want))
-			assert.EqualValues(t, len(want), s.n)
-		})
+			lastRead(t, out, m, since, kept)
+			if out.gap {
+				assert.NotZero(t, kept, "cut %d: a gap only when entries were rotated away", cut)
+				assert.True(t, bytes.HasPrefix(m.wantStdout.Bytes(), liveOut.Bytes()[:out.gapAfter[0]]), "cut %d: stdout before the gap", cut)
+				continue
+			}
+			require.True(t, bytes.Equal(m.wantStdout.Bytes(), liveOut.Bytes()), "cut %d kept %d: live stdout %d bytes, want %d", cut, kept, liveOut.Len(), m.wantStdout.Len())
+			require.True(t, bytes.Equal(m.wantStderr.Bytes(), liveErr.Bytes()), "cut %d kept %d: live stderr", cut, kept)
+			require.True(t, bytes.Equal(m.wantStdout.Bytes(), out.stdout.keep.buf), "cut %d: kept stdout", cut)
+			require.True(t, bytes.Equal(m.wantStderr.Bytes(), out.stderr.keep.buf), "cut %d: kept stderr", cut)
+		}
 	}
 }
 
-func TestResumeStartsWhereTheFollowerStoppedInsideAFrame(t *testing.T) {
-	var full muxStream
-	for i := range 300 {
-		full.stdout(bytes.Repeat([]byte{'a' + byte(i%26)}, 100+i))
-		full.stderr([]byte("progress\n"))
+func TestResumeRepeatingOutputIsExact(t *testing.T) {
+	var m muxStream
+	for range 2000 {
+		m.stdout([]byte("waiting for the database...\n"))
 	}
-	for _, cut := range []int{0, 8, 1000, full.buf.Len() / 2, full.buf.Len() - 3, full.buf.Len()} {
-		var liveOut, liveErr bytes.Buffer
-		out := newTaskOutput("t1", &JobSpec{Stdout: &liveOut, Stderr: &liveErr})
-		// The follower saw a prefix of the stream, maybe cut inside a frame.
-		_, _ = stdcopy.StdCopy(out.stdout, out.stderr, bytes.NewReader(full.buf.Bytes()[:cut]))
-
-		stdout, stderr := out.stdout.resume(nil), out.stderr.resume(&out.stderrEnd)
-		_, err := stdcopy.StdCopy(stdout, stderr, bytes.NewReader(full.buf.Bytes()))
-		require.NoError(t, err)
-		stdout.finish()
-		stderr.finish()
-		assert.Equal(t, full.wantStdout.String(), liveOut.String(), "stdout, follower cut at %d", cut)
-		assert.Equal(t, full.wantStderr.String(), liveErr.String(), "stderr, follower cut at %d", cut)
-		assert.Equal(t, full.wantStdout.String(), string(out.stdout.keep.buf))
-		assert.Equal(t, full.wantStderr.String(), string(out.stderr.keep.buf))
-		assert.NoError(t, out.incomplete("job"))
+	raw := m.all()
+	for _, cut := range []int{100, len(raw) / 2, len(raw) - 5} {
+		out := newTaskOutput("t1", &JobSpec{})
+		lastRead(t, out, &m, follow(out, &m, cut), 0)
+		assert.Equal(t, m.wantStdout.Len(), len(out.stdout.keep.buf), "cut %d", cut)
+		assert.False(t, out.gap)
 	}
 }
 
-func TestResumeInRepeatingOutputIsReported(t *testing.T) {
-	// A banner, then the same line over and over: the engine rotated the
-	// banner away, and the follower's last bytes are found all over the
-	// read, not only where it stopped.
-	data := append([]byte("migrate v42 starting\n"), bytes.Repeat([]byte("waiting for the database...\n"), 2000)...)
+func TestResumeTakesAnEntryLoggedLateByTheOtherStream(t *testing.T) {
+	// stderr's entry was stamped before stdout's last one but written after
+	// it: the follower stopped between the two.
+	var m muxStream
+	m.add(stdcopy.Stdout, []byte("one\n"))
+	m.add(stdcopy.Stdout, []byte("two\n"))
+	m.addAt(stdcopy.Stderr, m.clock.Add(-200*time.Millisecond), []byte("stamped earlier\n"))
+	m.add(stdcopy.Stdout, []byte("three\n"))
+	cut := len(m.served(time.Time{}, 0)) - len(m.served(m.entries[2].time, 2))
 	out := newTaskOutput("t1", &JobSpec{})
-	writeInPieces(out.stdout, data[:len(data)/2], 100)
-	r := out.stdout.resume(nil)
-	writeInPieces(r, data[21+28*500:], 100)
-	r.finish()
-	assert.True(t, out.stdout.ambiguous)
-	assert.False(t, out.stdout.gap)
-	err := out.incomplete("j")
-	require.ErrorIs(t, err, ErrOutputIncomplete)
-	assert.Contains(t, err.Error(), "may appear twice")
-
-	unique := newTaskOutput("t1", &JobSpec{})
-	data = randomBytes(40_000, 9)
-	writeInPieces(unique.stdout, data[:20_000], 100)
-	r = unique.stdout.resume(nil)
-	writeInPieces(r, data[10_000:], 100)
-	r.finish()
-	assert.False(t, unique.stdout.ambiguous, "a window found once is where the follower stopped")
-	assert.NoError(t, unique.incomplete("j"))
+	lastRead(t, out, &m, follow(out, &m, cut), 0)
+	assert.Equal(t, "one\ntwo\nthree\n", string(out.stdout.keep.buf))
+	assert.Equal(t, "stamped earlier\n", string(out.stderr.keep.buf))
+	assert.False(t, out.gap)
 }
 
-func TestIncompleteOutputIsReported(t *testing.T) {
+func TestResumeAfterRotation(t *testing.T) {
+	m := randomLog(50_000, 4)
+	raw := m.all()
+	cut := len(raw) / 2
 	out := newTaskOutput("t1", &JobSpec{})
-	writeInPieces(out.stdout, randomBytes(3*resumeWindow, 4), 100)
-	r := out.stdout.resume(nil)
-	writeInPieces(r, randomBytes(10*resumeWindow, 5), 100) // nothing of what the follower had
-	r.finish()
-	err := out.incomplete("oneshot-abc")
+	since := follow(out, m, cut)
+	// The last entry of each stream the follower took some of.
+	last := map[stdcopy.StdType]int{}
+	for i, e := range m.entries {
+		if len(raw)-len(m.served(time.Time{}, i)) < cut {
+			last[e.stream] = i
+		}
+	}
+	lastEntry := min(last[stdcopy.Stdout], last[stdcopy.Stderr])
+
+	kept := out
+	lastRead(t, kept, m, since, lastEntry) // the follower's last entries are still there
+	assert.False(t, kept.gap)
+	assert.Equal(t, m.wantStdout.Len()+m.wantStderr.Len(), len(kept.stdout.keep.buf)+len(kept.stderr.keep.buf))
+
+	lost := newTaskOutput("t1", &JobSpec{})
+	since = follow(lost, m, cut)
+	lastRead(t, lost, m, since, lastEntry+1) // one of them is gone
+	require.True(t, lost.gap)
+	err := lost.incomplete("oneshot-abc")
 	require.ErrorIs(t, err, ErrOutputIncomplete)
 	assert.Contains(t, err.Error(), "job oneshot-abc")
-	assert.Contains(t, err.Error(), "its stdout")
-	assert.Contains(t, err.Error(), "have 12288 bytes of it")
 	assert.Contains(t, err.Error(), "WithLogDriver")
 }
 
-func TestStderrTailIsTheEndOfTheCompleteRead(t *testing.T) {
+func TestResumeWithoutAFollowerReadsEverything(t *testing.T) {
+	m := randomLog(20_000, 5)
 	out := newTaskOutput("t1", &JobSpec{})
-	writeInPieces(out.stderr, []byte("early\n"), 3)
-	assert.Equal(t, "early\n", string(out.stderrTail()), "before the complete read: what the follower had")
-	r := out.stderr.resume(&out.stderrEnd)
-	writeInPieces(r, []byte("later lines\nthe last words\n"), 5) // rotated: early is gone
-	r.finish()
-	assert.True(t, out.stderr.gap)
-	assert.Equal(t, "later lines\nthe last words\n", string(out.stderrTail()), "the job's real last words")
+	since, ok := out.since()
+	assert.False(t, ok)
+	lastRead(t, out, m, time.Time{}, 0)
+	assert.Equal(t, m.wantStdout.Bytes(), out.stdout.keep.buf)
+	assert.Equal(t, m.wantStderr.Bytes(), out.stderr.keep.buf)
+	assert.True(t, since.IsZero() || !ok)
+}
+
+func TestStderrTailIsTheEndOfStderr(t *testing.T) {
+	var m muxStream
+	m.stderr([]byte("warning\n"))
+	m.stdout([]byte("result\n"))
+	m.stderr([]byte("fatal: disk full\n"))
+	out := newTaskOutput("t1", &JobSpec{})
+	lastRead(t, out, &m, follow(out, &m, 20), 0)
+	assert.Equal(t, "warning\nfatal: disk full\n", string(out.stderrTail()))
 }
 
 func randomBytes(n int, seed uint64) []byte {
 	p := make([]byte, n)
-	_, _ = rand.NewChaCha8([32]byte{byte(seed)}).Read(p)
+	_, _ = rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}).Read(p)
 	return p
 }
 
-func writeInPieces(w interface{ Write([]byte) (int, error) }, data []byte, piece int) {
+type writerFunc func([]byte)
+
+func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+func writeInPieces(w io.Writer, data []byte, piece int) {
 	for i := 0; i < len(data); i += piece {
 		_, _ = w.Write(data[i:min(i+piece, len(data))])
 	}
