@@ -53,9 +53,9 @@ func (o *taskOutput) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// take appends a piece of an entry's text to its stream.
+// take appends a piece of an entry the follower read to its stream.
 func (o *taskOutput) take(e entryPiece) {
-	o.streamOf(e.kind).take(e)
+	o.streamOf(e.kind).takeLive(e)
 }
 
 func (o *taskOutput) streamOf(kind byte) *stream {
@@ -123,10 +123,29 @@ type stream struct {
 	lastTime  time.Time
 	sameTime  int
 	lastTaken int
+	// replay, once the follower served an entry again, skips what the
+	// stream has.
+	replay *resumePoint
 }
 
 func newStream(name string, live io.Writer, limit int) *stream {
 	return &stream{name: name, live: live, keep: capped{limit: limit}, last: tail{size: stderrTailSize}}
+}
+
+// takeLive takes a piece of an entry the follower read. The engine's follow
+// sometimes serves again entries it served already (after the log
+// rotated): an entry no newer than the last one taken starts a replay, whose
+// entries are skipped up to where the stream was. (One stream's entries are
+// stamped one after the other: two never have the same time.)
+func (s *stream) takeLive(e entryPiece) {
+	if e.first && s.entries > 0 && !e.time.After(s.lastTime) {
+		s.replay = s.resumePoint(time.Time{})
+	}
+	if s.replay != nil {
+		s.replay.entry(e)
+		return
+	}
+	s.take(e)
 }
 
 // take appends a piece of an entry, noting where the stream is.

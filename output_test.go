@@ -100,7 +100,7 @@ type failingWriter struct{ calls int }
 func (f *failingWriter) Write([]byte) (int, error) { f.calls++; return 0, errors.New("broken pipe") }
 
 // randomLog is a log of random entries of both streams, some of them empty
-// and some logged at the same time as the one before.
+// and some logged at the same time as the other stream's entry before.
 func randomLog(size int, seed uint64) *muxStream {
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	var m muxStream
@@ -110,8 +110,8 @@ func randomLog(size int, seed uint64) *muxStream {
 		if rng.IntN(4) == 0 {
 			stream = stdcopy.Stderr
 		}
-		if rng.IntN(10) == 0 && len(m.entries) > 0 {
-			m.addAt(stream, m.clock, p)
+		if rng.IntN(10) == 0 && len(m.entries) > 0 && m.entries[len(m.entries)-1].stream != stream {
+			m.addAt(stream, m.clock, p) // the other stream's entry may have the same time
 		} else {
 			m.add(stream, p)
 		}
@@ -247,6 +247,21 @@ func TestResume(t *testing.T) {
 			require.True(t, bytes.Equal(m.wantStdout.Bytes(), out.stdout.keep.buf), "cut %d: kept stdout", cut)
 			require.True(t, bytes.Equal(m.wantStderr.Bytes(), out.stderr.keep.buf), "cut %d: kept stderr", cut)
 		}
+	}
+}
+
+func TestFollowerServingEntriesAgainIsNotDuplicated(t *testing.T) {
+	m := randomLog(30_000, 6)
+	raw := m.all()
+	stop := len(m.entries) * 2 / 3
+	for _, replayFrom := range []int{0, len(m.entries) / 3, stop - 1, stop} {
+		out := newTaskOutput("t1", &JobSpec{})
+		half := len(raw) - len(m.served(time.Time{}, stop)) // at an entry's start, as a replay is
+		writeInPieces(out, raw[:half], 500)
+		// The engine's follow starts over from an earlier entry, then goes on.
+		writeInPieces(out, m.served(time.Time{}, replayFrom), 700)
+		assert.True(t, bytes.Equal(m.wantStdout.Bytes(), out.stdout.keep.buf), "replay from %d: stdout %d bytes, want %d", replayFrom, len(out.stdout.keep.buf), m.wantStdout.Len())
+		assert.True(t, bytes.Equal(m.wantStderr.Bytes(), out.stderr.keep.buf), "replay from %d: stderr", replayFrom)
 	}
 }
 

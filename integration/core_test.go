@@ -97,6 +97,23 @@ func TestLargeOutputByteExact(t *testing.T) {
 	assert.Zero(t, res.StdoutDropped)
 }
 
+// TestLargeOutputFollowedLiveIsByteExact lets the live follower read all of
+// a large output while the job sleeps: the engine's follow serves entries
+// again after its log rotates (json-file's 10m on these machines), and
+// oneshot must not write them twice.
+func TestLargeOutputFollowedLiveIsByteExact(t *testing.T) {
+	t.Parallel()
+	requireNothingLeft(t)
+	const mib = 8
+	var live bytes.Buffer
+	res, err := runJob(t, testContext(t, 2*time.Minute), []string{"spew", fmt.Sprint(mib), "14", "--", "sleep", "2s", "--", "echo", "done"},
+		oneshot.WithStdout(&live))
+	require.NoError(t, err)
+	want := append(spew.Bytes(mib<<20, 14), "done\n"...)
+	assert.True(t, bytes.Equal(want, live.Bytes()), "live stdout: %d bytes, want %d", live.Len(), len(want))
+	assert.True(t, bytes.Equal(want, res.Stdout), "captured stdout: %d bytes, want %d", len(res.Stdout), len(want))
+}
+
 // TestWithLogDriverKeepsALargeOutput gives the job's container a log driver
 // that keeps more than the engine's default may (json-file's 10m times 3
 // on these machines): the output is byte-exact.
