@@ -65,11 +65,9 @@ func (j *Job) flushLogs(ctx context.Context, out *taskOutput, f *logFollower) er
 		f.stop()
 	}
 	opts := client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true}
-	since, ok := out.since()
-	if ok {
+	since := out.since()
+	if !since.IsZero() {
 		opts.Since = since.Format(time.RFC3339Nano)
-	} else {
-		since = time.Time{}
 	}
 	rc, err := j.runner.api.TaskLogs(ctx, out.taskID, opts)
 	if err != nil {
@@ -104,12 +102,16 @@ func (j *Job) collectLogs(ctx context.Context, v verdict, res *Result, obs *obse
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	follower, out := obs.follower, newTaskOutput(task.ID, &j.spec)
-	if follower != nil && follower.out.taskID == task.ID {
-		out = follower.out
-	} else if follower != nil {
-		follower.stop()
+	follower := obs.follower
+	if follower != nil && follower.out.taskID != task.ID {
+		follower.stop() // a task replaced by the one that decided the job
 		follower = nil
+	}
+	var out *taskOutput
+	if follower != nil {
+		out = follower.out
+	} else {
+		out = newTaskOutput(task.ID, &j.spec)
 	}
 	err := j.flushLogs(ctx, out, follower)
 	res.Stdout, res.StdoutDropped = out.stdout.keep.buf, out.stdout.keep.dropped

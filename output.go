@@ -41,7 +41,7 @@ type taskOutput struct {
 
 func newTaskOutput(taskID string, spec *JobSpec) *taskOutput {
 	limit := spec.outputLimit()
-	o := &taskOutput{taskID: taskID, stdout: newStream("stdout", spec.Stdout, limit), stderr: newStream("stderr", spec.Stderr, limit)}
+	o := &taskOutput{taskID: taskID, stdout: newStream(spec.Stdout, limit), stderr: newStream(spec.Stderr, limit)}
 	o.split = frameSplitter{to: o.take}
 	return o
 }
@@ -73,15 +73,18 @@ const reorderSlack = time.Second
 
 // since is where the last read starts: reorderSlack before the follower's
 // last entry, after which every entry the follower had not read was logged;
-// false when the follower read none and the read needs all of them.
-func (o *taskOutput) since() (time.Time, bool) {
+// zero when the follower read none and the read needs all of them.
+func (o *taskOutput) since() time.Time {
 	var last time.Time
 	for _, s := range []*stream{o.stdout, o.stderr} {
 		if s.entries > 0 && s.lastTime.After(last) {
 			last = s.lastTime
 		}
 	}
-	return last.Add(-reorderSlack), !last.IsZero()
+	if last.IsZero() {
+		return last
+	}
+	return last.Add(-reorderSlack)
 }
 
 // resume returns the writer for the last read of the task's logs, which
@@ -111,32 +114,30 @@ func (o *taskOutput) incomplete(job string) error {
 // stream is one output stream of a task as assembled so far: every byte
 // taken goes to the caller's writer, if any, and to the Result.
 type stream struct {
-	name string
 	live io.Writer
 	keep capped
 	n    int64
 	last tail
 	// entries counts the log entries taken; lastTime is the time of the
-	// last one, sameTime how many of them had that time, and lastTaken how
-	// many bytes of its text were taken (the follower may stop inside it).
+	// last one and lastTaken how many bytes of its text were taken (the
+	// follower may stop inside it). One stream's entries are stamped one
+	// after the other: two never have the same time.
 	entries   int
 	lastTime  time.Time
-	sameTime  int
 	lastTaken int
 	// replay, once the follower served an entry again, skips what the
 	// stream has.
 	replay *resumePoint
 }
 
-func newStream(name string, live io.Writer, limit int) *stream {
-	return &stream{name: name, live: live, keep: capped{limit: limit}, last: tail{size: stderrTailSize}}
+func newStream(live io.Writer, limit int) *stream {
+	return &stream{live: live, keep: capped{limit: limit}, last: tail{size: stderrTailSize}}
 }
 
 // takeLive takes a piece of an entry the follower read. The engine's follow
 // sometimes serves again entries it served already (after the log
 // rotated): an entry no newer than the last one taken starts a replay, whose
-// entries are skipped up to where the stream was. (One stream's entries are
-// stamped one after the other: two never have the same time.)
+// entries are skipped up to where the stream was.
 func (s *stream) takeLive(e entryPiece) {
 	if e.first && s.entries > 0 && !e.time.After(s.lastTime) {
 		s.replay = s.resumePoint(time.Time{})
@@ -151,13 +152,8 @@ func (s *stream) takeLive(e entryPiece) {
 // take appends a piece of an entry, noting where the stream is.
 func (s *stream) take(e entryPiece) {
 	if e.first {
-		if s.entries > 0 && e.time.Equal(s.lastTime) {
-			s.sameTime++
-		} else {
-			s.lastTime, s.sameTime = e.time, 1
-		}
 		s.entries++
-		s.lastTaken = 0
+		s.lastTime, s.lastTaken = e.time, 0
 	}
 	s.lastTaken += len(e.text)
 	s.append(e.text)
@@ -177,20 +173,18 @@ func (s *stream) append(p []byte) {
 	s.n += int64(len(p))
 }
 
-// resumePoint is where a stream's last read goes on from: after the
-// sameTime-th entry logged at lastTime, skip bytes into it.
+// resumePoint is where a stream's last read goes on from: the entry logged
+// at lastTime, skip bytes into it.
 type resumePoint struct {
 	s        *stream
 	followed bool  // the follower took entries of this stream
 	due      bool  // and the last of them is due in the read
 	taken    int64 // bytes of the stream taken before the read
 	lastTime time.Time
-	sameTime int
 	skip     int
-	// seen counts the read's entries logged at lastTime; passed says the
-	// read has gone past the follower's last entry, found that this entry
-	// was in it; current is what the read's current entry is.
-	seen          int
+	// passed says the read has gone past the follower's last entry, found
+	// that this entry was in it; current is what the read's current entry
+	// is.
 	passed, found bool
 	current       entryAge
 }
@@ -207,7 +201,7 @@ const (
 func (s *stream) resumePoint(since time.Time) *resumePoint {
 	followed := s.entries > 0
 	return &resumePoint{s: s, followed: followed, due: followed && !s.lastTime.Before(since), taken: s.n,
-		lastTime: s.lastTime, sameTime: s.sameTime, skip: s.lastTaken, current: newEntry}
+		lastTime: s.lastTime, skip: s.lastTaken, current: newEntry}
 }
 
 // entry takes what is new of a piece of an entry of the last read.
@@ -234,10 +228,6 @@ func (p *resumePoint) age(t time.Time) entryAge {
 		p.passed = true
 		return newEntry
 	case t.Before(p.lastTime):
-		return oldEntry
-	}
-	p.seen++
-	if p.seen < p.sameTime {
 		return oldEntry
 	}
 	p.passed, p.found = true, true
@@ -307,10 +297,9 @@ type frameSplitter struct {
 	err       error
 }
 
-// Frame types of the engine's multiplexed streams (stdin's is stdout's).
+// Frame types of the engine's multiplexed streams that oneshot tells
+// apart; stdin's (0) and stdout's (1) go to stdout.
 const (
-	frameStdin     = 0
-	frameStdout    = 1
 	frameStderr    = 2
 	frameSystemErr = 3
 )

@@ -238,9 +238,9 @@ var followable = map[TaskState]bool{
 	StateAssigned: true, StateAccepted: true, StatePreparing: true, StateReady: true, StateStarting: true, StateRunning: true,
 }
 
-// follow keeps the live log follower on task once it is on its node: it streams the
-// output to the job's writers and, reading from the start, lets the
-// complete read at the end tell whether the engine lost any of it.
+// follow keeps the live log follower on task once it is on its node: it
+// streams the output to the job's writers and into the Result, and tells the
+// last read at the end where to go on from.
 func (o *observer) follow(task swarm.Task) {
 	j := o.job
 	if o.follower != nil && o.follower.out.taskID == task.ID {

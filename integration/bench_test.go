@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -106,21 +107,8 @@ func inParallel(n int, fn func() error) error {
 // cliSwarmJob does with the docker CLI what Run does: a one-shot swarm job
 // that is waited for, its logs read and the service removed.
 func cliSwarmJob() error {
-	out, err := exec.Command("docker", append([]string{"service", "create", "--quiet", "--mode", "replicated-job",
-		"--restart-condition", "none", "--detach=false", jobkitImage}, trivialJob...)...).Output()
-	if err != nil {
-		return fmt.Errorf("docker service create: %w", err)
-	}
-	lines := strings.Fields(string(out))
-	id := lines[len(lines)-1]
-	if err := exec.Command("docker", "service", "logs", "--raw", id).Run(); err != nil {
-		return fmt.Errorf("docker service logs: %w", err)
-	}
-	if err := exec.Command("docker", "service", "rm", id).Run(); err != nil {
-		return fmt.Errorf("docker service rm: %w", err)
-	}
-	cliLeftovers.Store(id, true)
-	return nil
+	_, err := cliSwarmJobRSS(trivialJob)
+	return err
 }
 
 // cliLeftovers holds the CLI job services whose exited containers the swarm
@@ -140,7 +128,8 @@ func removeCLILeftovers() {
 }
 
 func dockerRun() error {
-	return exec.Command("docker", append([]string{"run", "--rm", jobkitImage}, trivialJob...)...).Run()
+	_, err := peakRSS(exec.Command("docker", append([]string{"run", "--rm", jobkitImage}, trivialJob...)...))
+	return err
 }
 
 // countingTransport counts the requests a Runner sends to the engine.
@@ -231,26 +220,28 @@ func peakRSS(cmd *exec.Cmd) (int64, error) {
 	return usage.Maxrss << 10, nil // Linux reports KiB
 }
 
-// cliSwarmJobRSS is cliSwarmJob for args, returning the largest resident
-// set of the three docker commands.
+// cliSwarmJobRSS runs args as a swarm job through the docker CLI (create
+// --detach=false, logs, rm) and returns the largest resident set of the
+// three commands. The service is removed even when reading its logs fails.
 func cliSwarmJobRSS(args []string) (int64, error) {
 	create := exec.Command("docker", append([]string{"service", "create", "--quiet", "--mode", "replicated-job",
 		"--restart-condition", "none", "--detach=false", jobkitImage}, args...)...)
 	var out strings.Builder
 	create.Stdout = &out
-	rss, err := peakRSS(create)
-	if err != nil {
-		return 0, err
-	}
+	rss, createErr := peakRSS(create)
 	lines := strings.Fields(out.String())
+	if len(lines) == 0 {
+		return 0, errors.Join(createErr, errors.New("docker service create printed no service ID"))
+	}
 	id := lines[len(lines)-1]
 	cliLeftovers.Store(id, true)
-	logs, err := peakRSS(exec.Command("docker", "service", "logs", "--raw", id))
-	if err != nil {
-		return 0, err
+	var logs int64
+	var logsErr error
+	if createErr == nil {
+		logs, logsErr = peakRSS(exec.Command("docker", "service", "logs", "--raw", id))
 	}
-	rm, err := peakRSS(exec.Command("docker", "service", "rm", id))
-	return max(rss, logs, rm), err
+	rm, rmErr := peakRSS(exec.Command("docker", "service", "rm", id))
+	return max(rss, logs, rm), errors.Join(createErr, logsErr, rmErr)
 }
 
 // allocatedBy returns the bytes the process allocated while fn ran.
