@@ -67,6 +67,10 @@ func decide(snap snapshot, policy waitPolicy, now time.Time) verdict {
 		v.done, v.kind = true, ErrServiceRemoved
 	case snap.nodes[latest.NodeID].lost():
 		n := snap.nodes[latest.NodeID]
+		if now.Before(n.lostFrom) {
+			v.recheckAt = n.lostFrom // it may be back once it reconnects
+			break
+		}
 		v.done, v.kind = true, ErrNodeLost
 		v.reason = fmt.Sprintf("node %s is %s", orDefault(n.hostname, shortID(latest.NodeID)), n.state)
 	case policy.scheduleTimeout > 0 && waitingForNode(state):

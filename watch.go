@@ -24,6 +24,12 @@ const (
 	pollBackoff = 1.5
 	// nodeRefresh is how old the node list may get while jobs run.
 	nodeRefresh = 2 * time.Second
+	// nodeLossConfirm is how long a node must stay down before its job is
+	// lost, and managerRecoveryGrace how long after the manager is back
+	// from an outage (a restart, a fail-over): until its workers
+	// reconnect, it sees them down.
+	nodeLossConfirm      = 2 * time.Second
+	managerRecoveryGrace = 15 * time.Second
 	// idleLinger is how long the poll and the event stream stay up with no
 	// job in flight, so that jobs run one after another reuse them.
 	idleLinger = 10 * time.Second
@@ -51,14 +57,23 @@ type watcher struct {
 	jobs   map[string]*jobWatch // by service ID
 	nodes  map[string]nodeInfo  // by node ID
 	nodeAt time.Time            // when nodes was read; zero: read it again
-	stop   context.CancelFunc   // stops the loops; nil when they are not running
-	closed bool
+	// downSince holds when each node was first seen lost, until it is not.
+	downSince map[string]time.Time
+	// pollFailing says the last poll failed; backAt is when a poll last
+	// succeeded after failing: the manager was back.
+	pollFailing bool
+	backAt      time.Time
+	stop        context.CancelFunc // stops the loops; nil when they are not running
+	closed      bool
 }
 
 // nodeInfo is what the watcher knows of a node.
 type nodeInfo struct {
 	hostname string
 	state    swarm.NodeState
+	// lostFrom is when the node's loss counts: some time after the
+	// watcher first saw it lost (zero: at once).
+	lostFrom time.Time
 }
 
 // lost reports whether a task on this node can no longer end normally.
@@ -245,6 +260,7 @@ func (w *watcher) poll(ctx context.Context, jobs map[string]*jobWatch) bool {
 		w.pollFailed(ctx, jobs, err)
 		return false
 	}
+	w.pollSucceeded()
 	byService := map[string][]swarm.Task{}
 	for _, t := range list.Items {
 		byService[t.ServiceID] = append(byService[t.ServiceID], t)
@@ -272,6 +288,7 @@ func (w *watcher) pollEach(ctx context.Context, jobs map[string]*jobWatch) bool 
 		case err != nil:
 			w.pollFailed(ctx, map[string]*jobWatch{id: jw}, err)
 		default:
+			w.pollSucceeded()
 			changed = jw.update(list.Items, w.nodesFor(ctx, list.Items), false) || changed
 		}
 	}
@@ -282,9 +299,21 @@ func (w *watcher) pollFailed(ctx context.Context, jobs map[string]*jobWatch, err
 	if ctx.Err() != nil {
 		return
 	}
+	w.mu.Lock()
+	w.pollFailing = true
+	w.mu.Unlock()
 	w.log.Debug("oneshot: task poll failed", "err", err)
 	for _, jw := range jobs {
 		jw.failed(err)
+	}
+}
+
+// pollSucceeded notes when the manager answers again after an outage.
+func (w *watcher) pollSucceeded() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pollFailing {
+		w.pollFailing, w.backAt = false, time.Now()
 	}
 }
 
@@ -317,12 +346,33 @@ func (w *watcher) nodesFor(ctx context.Context, tasks []swarm.Task) map[string]n
 	nodes := map[string]nodeInfo{}
 	for _, t := range tasks {
 		if n, ok := w.nodes[t.NodeID]; ok {
-			nodes[t.NodeID] = n
+			nodes[t.NodeID] = w.noteLoss(t.NodeID, n)
 		} else if t.NodeID != "" && !w.nodeAt.IsZero() && hasLiveTask([]swarm.Task{t}) {
-			nodes[t.NodeID] = nodeInfo{state: swarm.NodeStateDown} // left the swarm
+			nodes[t.NodeID] = w.noteLoss(t.NodeID, nodeInfo{state: swarm.NodeStateDown}) // left the swarm
 		}
 	}
 	return nodes
+}
+
+// noteLoss fills in from when the node's loss counts: nodeLossConfirm
+// after the watcher first saw it lost, and not before managerRecoveryGrace
+// after the manager was back. Called with w.mu held.
+func (w *watcher) noteLoss(id string, n nodeInfo) nodeInfo {
+	if !n.lost() {
+		delete(w.downSince, id)
+		return n
+	}
+	if w.downSince == nil {
+		w.downSince = map[string]time.Time{}
+	}
+	if _, seen := w.downSince[id]; !seen {
+		w.downSince[id] = time.Now()
+	}
+	n.lostFrom = w.downSince[id].Add(nodeLossConfirm)
+	if recovered := w.backAt.Add(managerRecoveryGrace); !w.backAt.IsZero() && recovered.After(n.lostFrom) {
+		n.lostFrom = recovered
+	}
+	return n
 }
 
 func hasLiveTask(tasks []swarm.Task) bool {

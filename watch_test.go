@@ -166,9 +166,36 @@ func TestNodeDownEndsTheWaitWithNodeLost(t *testing.T) {
 	f.nodes[0].Status.State = swarm.NodeStateDown
 	f.mu.Unlock()
 	f.events <- events.Message{Type: events.NodeEventType, Action: events.ActionUpdate, Actor: events.Actor{ID: "n1", Attributes: map[string]string{"state.new": "down"}}}
-	w := within(t, ch, time.Second)
+	w := within(t, ch, nodeLossConfirm+time.Second) // once it has stayed down for nodeLossConfirm
 	require.ErrorIs(t, w.err, ErrNodeLost)
 	assert.Contains(t, w.err.Error(), "node-1 is down")
+}
+
+func TestNodeDownBrieflyDoesNotEndTheWait(t *testing.T) {
+	// A manager that restarts sees its workers down until they reconnect.
+	r, f := newFakeRunner(t)
+	job := startFake(t, r, "job1")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
+	ch := waitAsync(context.Background(), job)
+	time.Sleep(50 * time.Millisecond)
+	setNode := func(state swarm.NodeState) {
+		f.mu.Lock()
+		f.nodes[0].Status.State = state
+		f.mu.Unlock()
+		f.events <- events.Message{Type: events.NodeEventType, Action: events.ActionUpdate, Actor: events.Actor{ID: "n1", Attributes: map[string]string{"state.new": string(state)}}}
+	}
+	setNode(swarm.NodeStateDown)
+	time.Sleep(nodeLossConfirm / 2)
+	setNode(swarm.NodeStateReady)
+	time.Sleep(nodeLossConfirm)
+	select {
+	case w := <-ch:
+		t.Fatalf("Wait returned while the node was back: %v", w.err)
+	default:
+	}
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
+	w := within(t, ch, 3*time.Second)
+	require.NoError(t, w.err, "the job's true result")
 }
 
 func TestDieEventWakesTheBackedOffPoll(t *testing.T) {
@@ -203,4 +230,24 @@ func TestCloseEndsTheWaitsInFlight(t *testing.T) {
 	require.NoError(t, r.Close())
 	w := within(t, ch, time.Second)
 	assert.ErrorIs(t, w.err, ErrRunnerClosed)
+}
+
+func TestNodeLossCountsAfterAConfirmationAndAManagerOutage(t *testing.T) {
+	down := nodeInfo{state: swarm.NodeStateDown}
+	ready := nodeInfo{state: swarm.NodeStateReady}
+	w := newWatcher(nil, nil)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	before := time.Now()
+	first := w.noteLoss("n1", down)
+	assert.WithinDuration(t, before.Add(nodeLossConfirm), first.lostFrom, time.Second, "confirmed a while after first seen down")
+	again := w.noteLoss("n1", down)
+	assert.Equal(t, first.lostFrom, again.lostFrom, "counted from the first sighting")
+	assert.True(t, w.noteLoss("n1", ready).lostFrom.IsZero(), "a node back up is not lost")
+	assert.True(t, w.noteLoss("n1", down).lostFrom.After(first.lostFrom), "a new loss counts anew")
+
+	w.backAt = time.Now() // the manager just came back from an outage
+	afterOutage := w.noteLoss("n2", down)
+	assert.WithinDuration(t, w.backAt.Add(managerRecoveryGrace), afterOutage.lostFrom, time.Second, "its workers get time to reconnect")
 }
