@@ -2,263 +2,552 @@ package oneshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
-// managerUnreachableLimit is how long Wait keeps trying while every poll of
-// the manager fails (a manager restarting comes back well within it).
-const managerUnreachableLimit = 2 * time.Minute
+// How the shared task poll paces itself: it polls at minPoll while anything
+// changes or an event wakes it, backs off by pollBackoff while nothing
+// changes, up to maxPoll.
+const (
+	minPoll     = 20 * time.Millisecond
+	maxPoll     = time.Second
+	pollBackoff = 1.5
+	// nodeRefresh is how old the node list may get while jobs run.
+	nodeRefresh = 2 * time.Second
+	// nodeLossConfirm is how long a node must stay down before its job is
+	// lost, and managerRecoveryGrace how long after the manager is back
+	// from an outage (a restart, a fail-over): until its workers
+	// reconnect, it sees them down.
+	nodeLossConfirm      = 2 * time.Second
+	managerRecoveryGrace = 15 * time.Second
+	// idleLinger is how long the poll and the event stream stay up with no
+	// job in flight, so that jobs run one after another reuse them.
+	idleLinger = 10 * time.Second
+	// maxEventRetry caps the pause before the event stream is reopened.
+	maxEventRetry = 2 * time.Second
+	// After an event, the task's new state reaches the manager a few tens
+	// of milliseconds later: the poll looks every burstPoll for burstLen.
+	burstPoll = 10 * time.Millisecond
+	burstLen  = 300 * time.Millisecond
+)
 
-// verdict is what decide makes of a job's snapshot.
-type verdict struct {
-	// done says the job is over.
-	done bool
-	// task is the task that decided it (the latest), if any.
-	task *swarm.Task
-	// attempts counts the job's tasks.
-	attempts int
-	// kind is nil when the task exited (complete, or failed with its exit
-	// code), else the sentinel for how it ended without exiting.
-	kind error
-	// reason adds what the task's status does not say (a node that is down).
-	reason string
-	// recheckAt, if set, is when to decide again even if nothing changes
-	// (the schedule timeout).
-	recheckAt time.Time
+// watcher is a Runner's waiting machinery, shared by all its jobs: one task
+// poll (one TaskList call per tick covering every job in flight) and one
+// engine event stream that wakes the poll at once when a job's container
+// dies on this node, a node changes state or a service is removed. The task
+// list is the truth; events only make it be read sooner.
+type watcher struct {
+	api engine
+	log *slog.Logger
+
+	wake  chan struct{} // buffered: poll now
+	burst atomic.Bool   // with the wake: keep polling fast for burstLen
+
+	mu     sync.Mutex
+	jobs   map[string]*jobWatch // by service ID
+	nodes  map[string]nodeInfo  // by node ID
+	nodeAt time.Time            // when nodes was read; zero: read it again
+	// downSince holds when each node was first seen lost, until it is not.
+	downSince map[string]time.Time
+	// pollFailing says the last poll failed; backAt is when a poll last
+	// succeeded after failing: the manager was back.
+	pollFailing bool
+	backAt      time.Time
+	stop        context.CancelFunc // stops the loops; nil when they are not running
+	closed      bool
 }
 
-// waitPolicy is what decide needs of a job's spec.
-type waitPolicy struct {
-	retries         int
-	scheduleTimeout time.Duration
+// nodeInfo is what the watcher knows of a node.
+type nodeInfo struct {
+	hostname string
+	state    swarm.NodeState
+	// lostFrom is when the node's loss counts: some time after the
+	// watcher first saw it lost (zero: at once).
+	lostFrom time.Time
 }
 
-// decide says whether a job is over, level-driven: it looks only at the
-// current task list and node states, never at how they came to be.
-func decide(snap snapshot, policy waitPolicy, now time.Time) verdict {
-	tasks := currentIteration(snap.tasks)
-	v := verdict{attempts: len(tasks)}
-	if len(tasks) == 0 {
-		v.done = snap.gone
-		v.kind = ErrServiceRemoved
-		return v
+// lost reports whether a task on this node can no longer end normally.
+func (n nodeInfo) lost() bool {
+	return n.state == swarm.NodeStateDown || n.state == swarm.NodeStateDisconnected
+}
+
+// jobWatch is one job's view of the watcher: its latest snapshot and a
+// channel that says a new one is there.
+type jobWatch struct {
+	serviceID string
+	changed   chan struct{} // buffered: the snapshot changed
+
+	mu   sync.Mutex
+	snap snapshot
+}
+
+// snapshot is what the watcher last saw of a job.
+type snapshot struct {
+	tasks     []swarm.Task
+	nodes     map[string]nodeInfo  // the nodes of its tasks
+	firstSeen map[string]time.Time // when each task was first seen (local clock)
+	gone      bool                 // the service no longer exists
+	localExit bool                 // its container's die event was seen on this node
+	err       error                // the last poll's error, nil once a poll succeeds
+	errSince  time.Time            // when polls started failing
+}
+
+func newWatcher(api engine, log *slog.Logger) *watcher {
+	return &watcher{api: api, log: log, wake: make(chan struct{}, 1), jobs: map[string]*jobWatch{}, nodes: map[string]nodeInfo{}}
+}
+
+// ensureRunning starts the poll and the event stream if they are not running.
+func (w *watcher) ensureRunning() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ensureRunningLocked()
+}
+
+func (w *watcher) ensureRunningLocked() {
+	if w.stop != nil || w.closed {
+		return
 	}
-	latest := tasks[len(tasks)-1]
-	v.task = &latest
-	for i := range tasks {
-		if tasks[i].Status.State == swarm.TaskStateComplete {
-			v.done, v.task = true, &tasks[i]
-			return v
+	ctx, stop := context.WithCancel(context.Background())
+	w.stop = stop
+	w.nodeAt = time.Time{}
+	go w.pollLoop(ctx)
+	go w.eventLoop(ctx)
+}
+
+// add starts watching the job service id.
+func (w *watcher) add(id string) *jobWatch {
+	jw := &jobWatch{serviceID: id, changed: make(chan struct{}, 1)}
+	jw.snap.firstSeen = map[string]time.Time{}
+	w.mu.Lock()
+	w.jobs[id] = jw
+	w.ensureRunningLocked()
+	if w.closed {
+		jw.failed(ErrRunnerClosed)
+	}
+	w.mu.Unlock()
+	w.wakeUp()
+	return jw
+}
+
+// remove stops watching the job service id.
+func (w *watcher) remove(id string) {
+	w.mu.Lock()
+	delete(w.jobs, id)
+	w.mu.Unlock()
+}
+
+// watching reports whether the job service id is in flight here.
+func (w *watcher) watching(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.jobs[id] != nil
+}
+
+// close stops the loops and tells the jobs still in flight.
+func (w *watcher) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
+	}
+	for _, jw := range w.jobs {
+		jw.failed(ErrRunnerClosed)
+	}
+}
+
+// wakeUpFast wakes the poll and keeps it fast for a while: an event says a
+// task's state is about to change.
+func (w *watcher) wakeUpFast() {
+	w.burst.Store(true)
+	w.wakeUp()
+}
+
+func (w *watcher) wakeUp() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pollLoop reads the tasks of every job in flight, one TaskList call a
+// tick, until no job has been in flight for idleLinger.
+func (w *watcher) pollLoop(ctx context.Context) {
+	interval := minPoll
+	idleSince := time.Now()
+	var burstUntil time.Time
+	for {
+		jobs := w.inFlight()
+		if len(jobs) > 0 {
+			idleSince = time.Now()
+			changed := w.poll(ctx, jobs)
+			switch {
+			case time.Now().Before(burstUntil):
+				interval = burstPoll
+			case changed:
+				interval = minPoll
+			default:
+				interval = min(time.Duration(float64(interval)*pollBackoff), maxPoll)
+			}
+		} else if w.stopIfIdle(idleSince) {
+			return
+		}
+		timer := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-w.wake:
+			interval = minPoll
+			if w.burst.Swap(false) {
+				burstUntil = time.Now().Add(burstLen)
+			}
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// stopIfIdle stops the loops when no job came for idleLinger.
+func (w *watcher) stopIfIdle(idleSince time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.jobs) > 0 || time.Since(idleSince) < idleLinger {
+		return false
+	}
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
+	}
+	return true
+}
+
+func (w *watcher) inFlight() map[string]*jobWatch {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	jobs := make(map[string]*jobWatch, len(w.jobs))
+	for id, jw := range w.jobs {
+		jobs[id] = jw
+	}
+	return jobs
+}
+
+// poll reads the tasks of jobs (and the nodes, when needed) and hands each
+// job its new snapshot. It reports whether anything changed.
+func (w *watcher) poll(ctx context.Context, jobs map[string]*jobWatch) bool {
+	filters := make(client.Filters)
+	for id := range jobs {
+		filters.Add("service", id)
+	}
+	list, err := w.api.TaskList(ctx, client.TaskListOptions{Filters: filters})
+	if cerrdefs.IsNotFound(err) {
+		// A service filter naming a removed service fails the whole list:
+		// find which ones are gone, one list each, and carry on.
+		return w.pollEach(ctx, jobs)
+	}
+	if err != nil {
+		w.pollFailed(ctx, jobs, err)
+		return false
+	}
+	w.pollSucceeded()
+	byService := map[string][]swarm.Task{}
+	for _, t := range list.Items {
+		byService[t.ServiceID] = append(byService[t.ServiceID], t)
+	}
+	nodes := w.nodesFor(ctx, list.Items)
+	changed := false
+	for id, jw := range jobs {
+		gone := len(byService[id]) == 0 && jw.hadTasks() && w.serviceGone(ctx, id)
+		if jw.update(byService[id], nodes, gone) {
+			changed = true
 		}
 	}
-	state := TaskState(latest.Status.State)
-	switch {
-	case state.Terminal():
-		v.kind = classify(latest)
-		// Every task so far failed: a retry is coming unless they used up
-		// the retries or the service is gone.
-		v.done = len(tasks) > policy.retries || snap.gone
-	case snap.gone:
-		v.done, v.kind = true, ErrServiceRemoved
-	case snap.nodes[latest.NodeID].lost():
-		n := snap.nodes[latest.NodeID]
-		if now.Before(n.lostFrom) {
-			v.recheckAt = n.lostFrom // it may be back once it reconnects
-			break
+	return changed
+}
+
+// pollEach reads the tasks of each job with a list of its own, telling
+// the jobs whose service is gone.
+func (w *watcher) pollEach(ctx context.Context, jobs map[string]*jobWatch) bool {
+	changed := false
+	for id, jw := range jobs {
+		list, err := w.api.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id)})
+		switch {
+		case cerrdefs.IsNotFound(err):
+			changed = jw.update(nil, nil, true) || changed
+		case err != nil:
+			w.pollFailed(ctx, map[string]*jobWatch{id: jw}, err)
+		default:
+			w.pollSucceeded()
+			changed = jw.update(list.Items, w.nodesFor(ctx, list.Items), false) || changed
 		}
-		v.done, v.kind = true, ErrNodeLost
-		v.reason = fmt.Sprintf("node %s is %s", orDefault(n.hostname, shortID(latest.NodeID)), n.state)
-	case policy.scheduleTimeout > 0 && waitingForNode(state):
-		deadline := snap.firstSeen[latest.ID].Add(policy.scheduleTimeout)
-		if now.Before(deadline) {
-			v.recheckAt = deadline
+	}
+	return changed
+}
+
+func (w *watcher) pollFailed(ctx context.Context, jobs map[string]*jobWatch, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	w.mu.Lock()
+	w.pollFailing = true
+	w.mu.Unlock()
+	w.log.Debug("oneshot: task poll failed", "err", err)
+	for _, jw := range jobs {
+		jw.failed(err)
+	}
+}
+
+// pollSucceeded notes when the manager answers again after an outage.
+func (w *watcher) pollSucceeded() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pollFailing {
+		w.pollFailing, w.backAt = false, time.Now()
+	}
+}
+
+// nodesFor returns what is known of the nodes that tasks run on, reading
+// the node list when a node is new or the list is older than nodeRefresh.
+func (w *watcher) nodesFor(ctx context.Context, tasks []swarm.Task) map[string]nodeInfo {
+	w.mu.Lock()
+	stale := time.Since(w.nodeAt) > nodeRefresh
+	for _, t := range tasks {
+		if _, known := w.nodes[t.NodeID]; t.NodeID != "" && !known {
+			stale = true
+		}
+	}
+	w.mu.Unlock()
+	if stale && hasLiveTask(tasks) {
+		if list, err := w.api.NodeList(ctx, client.NodeListOptions{}); err == nil {
+			nodes := make(map[string]nodeInfo, len(list.Items))
+			for _, n := range list.Items {
+				nodes[n.ID] = nodeInfo{hostname: n.Description.Hostname, state: n.Status.State}
+			}
+			w.mu.Lock()
+			w.nodes, w.nodeAt = nodes, time.Now()
+			w.mu.Unlock()
 		} else {
-			v.done, v.kind = true, ErrUnschedulable
-			v.reason = fmt.Sprintf("still %s after %s", state, policy.scheduleTimeout)
+			w.log.Debug("oneshot: node list failed", "err", err)
 		}
 	}
-	return v
-}
-
-// currentIteration keeps the tasks of the job's latest run (a job service
-// that is updated runs again, with a new JobIteration).
-func currentIteration(tasks []swarm.Task) []swarm.Task {
-	var newest uint64
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	nodes := map[string]nodeInfo{}
 	for _, t := range tasks {
-		if t.JobIteration != nil && t.JobIteration.Index > newest {
-			newest = t.JobIteration.Index
+		if n, ok := w.nodes[t.NodeID]; ok {
+			nodes[t.NodeID] = w.noteLoss(t.NodeID, n)
+		} else if t.NodeID != "" && !w.nodeAt.IsZero() && hasLiveTask([]swarm.Task{t}) {
+			nodes[t.NodeID] = w.noteLoss(t.NodeID, nodeInfo{state: swarm.NodeStateDown}) // left the swarm
 		}
 	}
-	var out []swarm.Task
+	return nodes
+}
+
+// noteLoss fills in from when the node's loss counts: nodeLossConfirm
+// after the watcher first saw it lost, and not before managerRecoveryGrace
+// after the manager was back. Called with w.mu held.
+func (w *watcher) noteLoss(id string, n nodeInfo) nodeInfo {
+	if !n.lost() {
+		delete(w.downSince, id)
+		return n
+	}
+	if w.downSince == nil {
+		w.downSince = map[string]time.Time{}
+	}
+	if _, seen := w.downSince[id]; !seen {
+		w.downSince[id] = time.Now()
+	}
+	n.lostFrom = w.downSince[id].Add(nodeLossConfirm)
+	if recovered := w.backAt.Add(managerRecoveryGrace); !w.backAt.IsZero() && recovered.After(n.lostFrom) {
+		n.lostFrom = recovered
+	}
+	return n
+}
+
+func hasLiveTask(tasks []swarm.Task) bool {
 	for _, t := range tasks {
-		if t.JobIteration == nil || t.JobIteration.Index == newest {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// waitingForNode reports whether a task in state s has no node yet.
-func waitingForNode(s TaskState) bool {
-	return s == StateNew || s == StatePending || s == "allocated"
-}
-
-// classify says how a terminal task ended: nil when it exited with a code
-// of its own, else the sentinel error for the way it failed. The swarm only
-// says why in Status.Err, so the image case is recognised by its wording.
-func classify(t swarm.Task) error {
-	switch TaskState(t.Status.State) {
-	case StateComplete:
-		return nil
-	case StateFailed:
-		if cs := t.Status.ContainerStatus; cs != nil && cs.ExitCode != 0 && cs.ContainerID != "" && !isImageError(t.Status.Err) {
-			return nil
-		}
-	case StateOrphaned:
-		return ErrNodeLost
-	case StateShutdown, StateRemove:
-		return ErrServiceRemoved
-	}
-	if isImageError(t.Status.Err) {
-		return ErrImageNotFound
-	}
-	return ErrTaskFailed
-}
-
-// imageErrors are the engine's words for an image it cannot find or pull.
-var imageErrors = []string{"no such image", "pull access denied", "manifest unknown", "repository does not exist", "not found: manifest", "invalid reference format", "unauthorized: authentication required", "no basic auth credentials"}
-
-func isImageError(msg string) bool {
-	msg = strings.ToLower(msg)
-	for _, s := range imageErrors {
-		if strings.Contains(msg, s) {
+		if !TaskState(t.Status.State).Terminal() {
 			return true
 		}
 	}
 	return false
 }
 
-// awaitEnd waits until decide says the job is over, or ctx is done. Each
-// new snapshot is shown to the observer first (status callbacks, live logs).
-func (j *Job) awaitEnd(ctx context.Context, obs *observer) (verdict, error) {
-	policy := waitPolicy{retries: j.spec.Retries, scheduleTimeout: j.spec.ScheduleTimeout}
+// serviceGone reports whether the service id no longer exists.
+func (w *watcher) serviceGone(ctx context.Context, id string) bool {
+	_, err := w.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	return cerrdefs.IsNotFound(err)
+}
+
+// eventLoop keeps one engine event stream open, reopening it after errors,
+// and wakes the poll when an event may concern a job.
+func (w *watcher) eventLoop(ctx context.Context) {
+	retry := 50 * time.Millisecond
+	var since string
+	for ctx.Err() == nil {
+		opened := time.Now()
+		last, err := w.streamEvents(ctx, since)
+		if last != "" {
+			since = last
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		w.log.Debug("oneshot: event stream broke; reopening", "err", err, "in", retry)
+		w.markNodesStale()
+		w.wakeUp() // events may have been missed: read the levels again
+		if time.Since(opened) > maxEventRetry {
+			retry = 50 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+		retry = min(retry*2, maxEventRetry)
+	}
+}
+
+// streamEvents reads one event stream until it breaks, and returns the
+// timestamp of the last event it saw, to resume from.
+func (w *watcher) streamEvents(ctx context.Context, since string) (string, error) {
+	filters := make(client.Filters).
+		Add("type", string(events.ContainerEventType), string(events.NodeEventType), string(events.ServiceEventType)).
+		Add("event", string(events.ActionDie), string(events.ActionUpdate), string(events.ActionRemove))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream := w.api.Events(ctx, client.EventsListOptions{Since: since, Filters: filters})
+	last := since
 	for {
-		snap := j.watch.snapshot()
-		obs.see(snap)
-		v := decide(snap, policy, time.Now())
-		if v.done {
-			return v, nil
-		}
-		if errors.Is(snap.err, ErrRunnerClosed) {
-			return v, fmt.Errorf("oneshot: wait for job %s: %w", j.name, ErrRunnerClosed)
-		}
-		if snap.err != nil && time.Since(snap.errSince) > managerUnreachableLimit {
-			return v, fmt.Errorf("oneshot: wait for job %s: %w for %s: %v", j.name, ErrManagerUnreachable, managerUnreachableLimit, snap.err)
-		}
-		if err := j.sleep(ctx, v.recheckAt); err != nil {
-			// Report the latest view of a job stopped early, whose output
-			// is then read as far as it got.
-			return decide(j.watch.snapshot(), policy, time.Now()), err
+		select {
+		case msg := <-stream.Messages:
+			last = fmt.Sprintf("%d.%09d", msg.TimeNano/1e9, msg.TimeNano%1e9)
+			w.handleEvent(msg)
+		case err := <-stream.Err:
+			return last, err
 		}
 	}
 }
 
-// sleep waits for the job's next snapshot, until recheckAt if set.
-func (j *Job) sleep(ctx context.Context, recheckAt time.Time) error {
-	var recheck <-chan time.Time
-	if !recheckAt.IsZero() {
-		timer := time.NewTimer(time.Until(recheckAt))
-		defer timer.Stop()
-		recheck = timer.C
+func (w *watcher) handleEvent(msg events.Message) {
+	switch msg.Type {
+	case events.ContainerEventType:
+		w.mu.Lock()
+		jw := w.jobs[msg.Actor.Attributes["com.docker.swarm.service.id"]]
+		w.mu.Unlock()
+		if jw != nil {
+			jw.sawLocalExit()
+			w.wakeUpFast()
+		}
+	case events.NodeEventType:
+		w.markNodesStale()
+		w.wakeUpFast()
+	case events.ServiceEventType:
+		if w.watching(msg.Actor.ID) {
+			w.wakeUpFast()
+		}
 	}
+}
+
+func (w *watcher) markNodesStale() {
+	w.mu.Lock()
+	w.nodeAt = time.Time{}
+	w.mu.Unlock()
+}
+
+// snapshot returns the job's latest snapshot.
+func (jw *jobWatch) snapshot() snapshot {
+	jw.mu.Lock()
+	defer jw.mu.Unlock()
+	return jw.snap
+}
+
+// update stores a successful poll's view of the job and reports whether its
+// tasks, their nodes or its existence changed.
+func (jw *jobWatch) update(tasks []swarm.Task, nodes map[string]nodeInfo, gone bool) bool {
+	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].CreatedAt.Before(tasks[j].CreatedAt) })
+	jw.mu.Lock()
+	defer jw.mu.Unlock()
+	old := jw.snap
+	changed := gone != old.gone || old.err != nil || !sameTasks(old.tasks, tasks) || !sameNodes(old.nodes, nodes)
+	jw.snap.tasks, jw.snap.nodes, jw.snap.gone, jw.snap.err = tasks, nodes, gone, nil
+	firstSeen := make(map[string]time.Time, len(tasks))
+	for _, t := range tasks {
+		if seen, ok := old.firstSeen[t.ID]; ok {
+			firstSeen[t.ID] = seen
+		} else {
+			firstSeen[t.ID] = time.Now()
+		}
+	}
+	jw.snap.firstSeen = firstSeen
+	if changed {
+		jw.signal()
+	}
+	return changed
+}
+
+// failed records a failed poll; the job sees it in its next snapshot.
+func (jw *jobWatch) failed(err error) {
+	jw.mu.Lock()
+	defer jw.mu.Unlock()
+	if jw.snap.err == nil {
+		jw.snap.errSince = time.Now()
+	}
+	jw.snap.err = err
+	jw.signal()
+}
+
+func (jw *jobWatch) sawLocalExit() {
+	jw.mu.Lock()
+	jw.snap.localExit = true
+	jw.mu.Unlock()
+}
+
+func (jw *jobWatch) hadTasks() bool {
+	jw.mu.Lock()
+	defer jw.mu.Unlock()
+	return len(jw.snap.tasks) > 0
+}
+
+func (jw *jobWatch) signal() {
 	select {
-	case <-j.watch.changed:
-	case <-recheck:
-	case <-ctx.Done():
-		return j.contextError(ctx)
+	case jw.changed <- struct{}{}:
+	default:
 	}
-	return nil
 }
 
-// contextError says why the job stopped early, matching
-// context.DeadlineExceeded or context.Canceled.
-func (j *Job) contextError(ctx context.Context) error {
-	cause := context.Cause(ctx)
-	if errors.Is(cause, errJobTimeout) {
-		return fmt.Errorf("oneshot: job %s did not finish within its timeout of %s: %w", j.name, j.spec.Timeout, context.DeadlineExceeded)
+func sameTasks(a, b []swarm.Task) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	if !errors.Is(cause, ctx.Err()) {
-		cause = fmt.Errorf("%w: %w", ctx.Err(), cause)
-	}
-	return fmt.Errorf("oneshot: wait for job %s: %w", j.name, cause)
-}
-
-// observer follows a job's task as Wait sees it: it reports state changes
-// to JobSpec.OnStatus, notes when the task started running, and keeps the
-// live log follower on the current task.
-type observer struct {
-	job       *Job
-	reported  map[string]TaskState
-	startedAt time.Time
-	follower  *logFollower
-	localExit bool
-}
-
-func newObserver(j *Job) *observer {
-	return &observer{job: j, reported: map[string]TaskState{}}
-}
-
-func (o *observer) see(snap snapshot) {
-	o.localExit = o.localExit || snap.localExit
-	tasks := currentIteration(snap.tasks)
-	for i, t := range tasks {
-		state := TaskState(t.Status.State)
-		if o.reported[t.ID] == state {
-			continue
-		}
-		o.reported[t.ID] = state
-		if state == StateRunning && o.startedAt.IsZero() {
-			o.startedAt = time.Now()
-		}
-		if fn := o.job.spec.OnStatus; fn != nil {
-			fn(TaskStatus{TaskID: t.ID, Attempt: i + 1, State: state, Message: t.Status.Message, Err: t.Status.Err,
-				NodeID: t.NodeID, NodeName: snap.nodes[t.NodeID].hostname, Time: t.Status.Timestamp})
+	for i := range a {
+		if a[i].ID != b[i].ID || a[i].Status.State != b[i].Status.State || a[i].NodeID != b[i].NodeID ||
+			a[i].Status.Err != b[i].Status.Err || a[i].DesiredState != b[i].DesiredState {
+			return false
 		}
 	}
-	if len(tasks) > 0 {
-		o.follow(tasks[len(tasks)-1])
-	}
+	return true
 }
 
-// followable are the states in which the follower starts: once the task is
-// on its node, so that the engine opens the container's log as it starts,
-// before a large output can be rotated away (see output.go).
-var followable = map[TaskState]bool{
-	StateAssigned: true, StateAccepted: true, StatePreparing: true, StateReady: true, StateStarting: true, StateRunning: true,
-}
-
-// follow keeps the live log follower on task once it is on its node: it
-// streams the output to the job's writers and into the Result, and tells the
-// last read at the end where to go on from.
-func (o *observer) follow(task swarm.Task) {
-	j := o.job
-	if o.follower != nil && o.follower.out.taskID == task.ID {
-		return
+func sameNodes(a, b map[string]nodeInfo) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	if !followable[TaskState(task.Status.State)] {
-		return // a task that already ended is read whole at the end
+	for id, n := range a {
+		if b[id] != n {
+			return false
+		}
 	}
-	if o.follower != nil {
-		// A retry replaced the task: write out the rest of the old one's
-		// output before following the new one.
-		ctx, cancel := context.WithTimeout(context.Background(), logReadTimeout)
-		_ = j.flushLogs(ctx, o.follower.out, o.follower)
-		cancel()
-	}
-	o.follower = j.followLogs(newTaskOutput(task.ID, &j.spec))
+	return true
 }

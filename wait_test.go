@@ -1,132 +1,253 @@
 package oneshot
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// task makes a task in state, created at t0 plus n seconds, on node "n1".
-func task(id string, n int, state swarm.TaskState, opts ...func(*swarm.Task)) swarm.Task {
-	t := swarm.Task{ID: id, NodeID: "n1", Status: swarm.TaskStatus{State: state, Timestamp: t0.Add(time.Duration(n+1) * time.Second)}}
-	t.CreatedAt = t0.Add(time.Duration(n) * time.Second)
-	for _, opt := range opts {
-		opt(&t)
-	}
-	return t
+func newFakeRunner(t *testing.T) (*Runner, *fakeEngine) {
+	t.Helper()
+	f := newFakeEngine()
+	r, err := NewRunner()
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	r = &Runner{api: f, log: r.log}
+	r.watch = newWatcher(f, r.log)
+	t.Cleanup(func() { _ = r.Close() })
+	return r, f
 }
 
-func exited(code int) func(*swarm.Task) {
-	return func(t *swarm.Task) {
-		t.Status.ContainerStatus = &swarm.ContainerStatus{ContainerID: "c-" + t.ID, ExitCode: code}
-	}
+func startFake(t *testing.T, r *Runner, name string, opts ...Option) *Job {
+	t.Helper()
+	job, err := r.Start(context.Background(), JobSpec{Image: "app:v1", Name: name}, opts...)
+	require.NoError(t, err)
+	return job
 }
 
-func withErr(msg string) func(*swarm.Task) {
-	return func(t *swarm.Task) { t.Status.Err = msg }
+type waited struct {
+	res *Result
+	err error
 }
 
-func unassigned(t *swarm.Task) { t.NodeID = "" }
-
-func iteration(i uint64) func(*swarm.Task) {
-	return func(t *swarm.Task) { t.JobIteration = &swarm.Version{Index: i} }
+func waitAsync(ctx context.Context, job *Job) <-chan waited {
+	ch := make(chan waited, 1)
+	go func() {
+		res, err := job.Wait(ctx)
+		ch <- waited{res, err}
+	}()
+	return ch
 }
 
-func TestDecide(t *testing.T) {
-	ready := map[string]nodeInfo{"n1": {hostname: "node-1", state: swarm.NodeStateReady}}
-	down := map[string]nodeInfo{"n1": {hostname: "node-1", state: swarm.NodeStateDown}}
-	seenAtT0 := map[string]time.Time{"a": t0, "b": t0}
-	cases := []struct {
-		name      string
-		snap      snapshot
-		policy    waitPolicy
-		now       time.Time
-		done      bool
-		kind      error
-		taskID    string
-		attempts  int
-		recheckAt time.Time
-	}{
-		{name: "no task yet", snap: snapshot{}},
-		{name: "service gone before any task", snap: snapshot{gone: true}, done: true, kind: ErrServiceRemoved},
-		{name: "pending", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStatePending, unassigned)}}, taskID: "a", attempts: 1},
-		{name: "pending within the schedule timeout",
-			snap:   snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStatePending, unassigned, withErr("no suitable node"))}, firstSeen: seenAtT0},
-			policy: waitPolicy{scheduleTimeout: 5 * time.Second}, now: t0.Add(time.Second),
-			taskID: "a", attempts: 1, recheckAt: t0.Add(5 * time.Second)},
-		{name: "pending past the schedule timeout",
-			snap:   snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStatePending, unassigned, withErr("no suitable node"))}, firstSeen: seenAtT0},
-			policy: waitPolicy{scheduleTimeout: 5 * time.Second}, now: t0.Add(5 * time.Second),
-			done: true, kind: ErrUnschedulable, taskID: "a", attempts: 1},
-		{name: "running past the schedule timeout is fine",
-			snap:   snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRunning)}, nodes: ready, firstSeen: seenAtT0},
-			policy: waitPolicy{scheduleTimeout: time.Second}, now: t0.Add(time.Hour),
-			taskID: "a", attempts: 1},
-		{name: "running on a ready node", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRunning)}, nodes: ready}, taskID: "a", attempts: 1},
-		{name: "running on a node that is down", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRunning)}, nodes: down},
-			done: true, kind: ErrNodeLost, taskID: "a", attempts: 1},
-		{name: "complete", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateComplete, exited(0))}}, done: true, taskID: "a", attempts: 1},
-		{name: "complete even if the node went down after", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateComplete, exited(0))}, nodes: down},
-			done: true, taskID: "a", attempts: 1},
-		{name: "failed with an exit code", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateFailed, exited(3))}}, done: true, taskID: "a", attempts: 1},
-		{name: "failed, a retry is coming", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateFailed, exited(3))}},
-			policy: waitPolicy{retries: 1}, taskID: "a", attempts: 1},
-		{name: "failed, the retry runs", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateFailed, exited(3)), task("b", 1, swarm.TaskStateRunning)}, nodes: ready},
-			policy: waitPolicy{retries: 1}, taskID: "b", attempts: 2},
-		{name: "failed twice, no retry left", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateFailed, exited(3)), task("b", 1, swarm.TaskStateFailed, exited(4))}},
-			policy: waitPolicy{retries: 1}, done: true, taskID: "b", attempts: 2},
-		{name: "the retry completed", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateFailed, exited(3)), task("b", 1, swarm.TaskStateComplete, exited(0))}},
-			policy: waitPolicy{retries: 3}, done: true, taskID: "b", attempts: 2},
-		{name: "rejected: no such image", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRejected, withErr("No such image: app:v1"))}},
-			done: true, kind: ErrImageNotFound, taskID: "a", attempts: 1},
-		{name: "rejected: pull denied", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRejected, withErr("pull access denied for app, repository does not exist"))}},
-			done: true, kind: ErrImageNotFound, taskID: "a", attempts: 1},
-		{name: "rejected: cannot start", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRejected, withErr(`starting container failed: exec: "nope": executable file not found`))}},
-			done: true, kind: ErrTaskFailed, taskID: "a", attempts: 1},
-		{name: "failed without an exit code", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateFailed, withErr("mount failed"))}},
-			done: true, kind: ErrTaskFailed, taskID: "a", attempts: 1},
-		{name: "orphaned", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateOrphaned)}}, done: true, kind: ErrNodeLost, taskID: "a", attempts: 1},
-		{name: "shut down by someone else", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateShutdown)}}, done: true, kind: ErrServiceRemoved, taskID: "a", attempts: 1},
-		{name: "service removed while running", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRunning)}, nodes: ready, gone: true},
-			done: true, kind: ErrServiceRemoved, taskID: "a", attempts: 1},
-		{name: "only the current job iteration counts",
-			snap:   snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateComplete, exited(0), iteration(1)), task("b", 1, swarm.TaskStateRunning, iteration(2))}, nodes: ready},
-			taskID: "b", attempts: 1},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			now := tc.now
-			if now.IsZero() {
-				now = t0
-			}
-			v := decide(tc.snap, tc.policy, now)
-			assert.Equal(t, tc.done, v.done, "done")
-			if tc.done {
-				assert.ErrorIs(t, v.kind, tc.kind)
-				if tc.kind == nil {
-					assert.NoError(t, v.kind)
-				}
-			}
-			if tc.taskID == "" {
-				assert.Nil(t, v.task)
-			} else if assert.NotNil(t, v.task) {
-				assert.Equal(t, tc.taskID, v.task.ID)
-			}
-			assert.Equal(t, tc.attempts, v.attempts, "attempts")
-			assert.Equal(t, tc.recheckAt, v.recheckAt, "recheckAt")
-		})
+func within(t *testing.T, ch <-chan waited, d time.Duration) waited {
+	t.Helper()
+	select {
+	case w := <-ch:
+		return w
+	case <-time.After(d):
+		t.Fatalf("Wait did not return within %s", d)
+		return waited{}
 	}
 }
 
-func TestTaskStateTerminal(t *testing.T) {
-	for _, s := range []TaskState{StateComplete, StateFailed, StateRejected, StateShutdown, StateRemove, StateOrphaned} {
-		assert.True(t, s.Terminal(), s)
+func TestWaitReturnsTheJobsOutcomeAndRemovesTheService(t *testing.T) {
+	r, f := newFakeRunner(t)
+	var live bytes.Buffer
+	var states []TaskState
+	job := startFake(t, r, "job1", WithStdout(&live), WithStatusFunc(func(s TaskStatus) { states = append(states, s.State) }))
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStatePending, unassigned))
+	ch := waitAsync(context.Background(), job)
+	time.Sleep(50 * time.Millisecond)
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
+	time.Sleep(50 * time.Millisecond)
+	f.setLogs("t1", "hello\n", "oops\n")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateFailed, exited(3)))
+
+	w := within(t, ch, 2*time.Second)
+	var exitErr *ExitError
+	require.ErrorAs(t, w.err, &exitErr)
+	assert.Equal(t, 3, exitErr.ExitCode())
+	assert.Equal(t, "oops\n", string(exitErr.Stderr))
+	assert.Equal(t, "hello\n", string(w.res.Stdout))
+	assert.Equal(t, "oops\n", string(w.res.Stderr))
+	assert.Equal(t, "hello\n", live.String(), "live output is written once, follower and final read together")
+	assert.Equal(t, []TaskState{StatePending, StateRunning, StateFailed}, states)
+	assert.Equal(t, []string{job.ServiceID()}, f.removed)
+	assert.False(t, w.res.StartedAt.IsZero())
+
+	_, err := job.Wait(context.Background())
+	assert.ErrorIs(t, err, errWaitCalled)
+}
+
+func TestCancelledWaitStillRemovesTheService(t *testing.T) {
+	r, f := newFakeRunner(t)
+	job := startFake(t, r, "job1")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning, exited(0)))
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := waitAsync(ctx, job)
+	time.Sleep(30 * time.Millisecond)
+	cancel()
+	w := within(t, ch, 2*time.Second)
+	assert.ErrorIs(t, w.err, context.Canceled)
+	assert.Equal(t, StateRunning, w.res.State)
+	assert.Equal(t, -1, w.res.ExitCode)
+	require.Equal(t, []string{job.ServiceID()}, f.removed)
+	assert.NoError(t, f.removeCtxErr[0], "the removal gets a context of its own")
+}
+
+func TestJobTimeoutMatchesDeadlineExceeded(t *testing.T) {
+	r, f := newFakeRunner(t)
+	job := startFake(t, r, "job1", WithTimeout(100*time.Millisecond))
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
+	w := within(t, waitAsync(context.Background(), job), 2*time.Second)
+	assert.ErrorIs(t, w.err, context.DeadlineExceeded)
+	assert.Contains(t, w.err.Error(), "timeout of 100ms")
+	assert.Equal(t, []string{job.ServiceID()}, f.removed)
+}
+
+func TestOnePollServesAllJobs(t *testing.T) {
+	r, f := newFakeRunner(t)
+	const n = 10
+	var jobs []*Job
+	for i := range n {
+		job := startFake(t, r, fmt.Sprint("job", i))
+		f.setTasks(job.ServiceID(), task("t", 0, swarm.TaskStateRunning))
+		jobs = append(jobs, job)
 	}
-	for _, s := range []TaskState{StateNew, StatePending, StateAssigned, StateAccepted, StatePreparing, StateReady, StateStarting, StateRunning} {
-		assert.False(t, s.Terminal(), s)
+	time.Sleep(500 * time.Millisecond)
+	calls := f.callCount("TaskList")
+	assert.Less(t, calls, 20, "one poll a tick for all jobs, backing off while nothing changes")
+	f.mu.Lock()
+	assert.Equal(t, n, f.listedServices[len(f.listedServices)-1], "the last poll asked for every job at once")
+	f.mu.Unlock()
+	for _, job := range jobs {
+		f.setTasks(job.ServiceID(), task("t", 0, swarm.TaskStateComplete, exited(0)))
 	}
+	for _, job := range jobs {
+		w := within(t, waitAsync(context.Background(), job), 3*time.Second)
+		assert.NoError(t, w.err)
+	}
+}
+
+func TestAServiceRemovedBehindOurBackEndsOnlyItsJob(t *testing.T) {
+	r, f := newFakeRunner(t)
+	gone := startFake(t, r, "gone")
+	kept := startFake(t, r, "kept")
+	f.setTasks(gone.ServiceID(), task("g", 0, swarm.TaskStateRunning))
+	f.setTasks(kept.ServiceID(), task("k", 0, swarm.TaskStateRunning))
+	goneCh, keptCh := waitAsync(context.Background(), gone), waitAsync(context.Background(), kept)
+	time.Sleep(50 * time.Millisecond)
+	f.mu.Lock()
+	delete(f.services, gone.ServiceID())
+	delete(f.tasks, gone.ServiceID())
+	f.mu.Unlock()
+	w := within(t, goneCh, 3*time.Second)
+	assert.ErrorIs(t, w.err, ErrServiceRemoved)
+
+	f.setTasks(kept.ServiceID(), task("k", 0, swarm.TaskStateComplete, exited(0)))
+	w = within(t, keptCh, 3*time.Second)
+	assert.NoError(t, w.err)
+}
+
+func TestNodeDownEndsTheWaitWithNodeLost(t *testing.T) {
+	r, f := newFakeRunner(t)
+	job := startFake(t, r, "job1")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
+	ch := waitAsync(context.Background(), job)
+	time.Sleep(50 * time.Millisecond)
+	f.mu.Lock()
+	f.nodes[0].Status.State = swarm.NodeStateDown
+	f.mu.Unlock()
+	f.events <- events.Message{Type: events.NodeEventType, Action: events.ActionUpdate, Actor: events.Actor{ID: "n1", Attributes: map[string]string{"state.new": "down"}}}
+	w := within(t, ch, nodeLossConfirm+time.Second) // once it has stayed down for nodeLossConfirm
+	require.ErrorIs(t, w.err, ErrNodeLost)
+	assert.Contains(t, w.err.Error(), "node-1 is down")
+}
+
+func TestNodeDownBrieflyDoesNotEndTheWait(t *testing.T) {
+	// A manager that restarts sees its workers down until they reconnect.
+	r, f := newFakeRunner(t)
+	job := startFake(t, r, "job1")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
+	ch := waitAsync(context.Background(), job)
+	time.Sleep(50 * time.Millisecond)
+	setNode := func(state swarm.NodeState) {
+		f.mu.Lock()
+		f.nodes[0].Status.State = state
+		f.mu.Unlock()
+		f.events <- events.Message{Type: events.NodeEventType, Action: events.ActionUpdate, Actor: events.Actor{ID: "n1", Attributes: map[string]string{"state.new": string(state)}}}
+	}
+	setNode(swarm.NodeStateDown)
+	time.Sleep(nodeLossConfirm / 2)
+	setNode(swarm.NodeStateReady)
+	time.Sleep(nodeLossConfirm)
+	select {
+	case w := <-ch:
+		t.Fatalf("Wait returned while the node was back: %v", w.err)
+	default:
+	}
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
+	w := within(t, ch, 3*time.Second)
+	require.NoError(t, w.err, "the job's true result")
+}
+
+func TestDieEventWakesTheBackedOffPoll(t *testing.T) {
+	r, f := newFakeRunner(t)
+	job := startFake(t, r, "job1")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
+	ch := waitAsync(context.Background(), job)
+	time.Sleep(3 * time.Second) // long enough for the poll to slow to maxPoll
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
+	start := time.Now()
+	f.events <- events.Message{Type: events.ContainerEventType, Action: events.ActionDie,
+		Actor: events.Actor{ID: "c1", Attributes: map[string]string{"com.docker.swarm.service.id": job.ServiceID()}}}
+	w := within(t, ch, time.Second)
+	require.NoError(t, w.err)
+	assert.Less(t, time.Since(start), 200*time.Millisecond, "the event made the poll look at once")
+}
+
+func TestEventStreamIsReopenedAfterAnError(t *testing.T) {
+	r, f := newFakeRunner(t)
+	startFake(t, r, "job1")
+	require.Eventually(t, func() bool { return f.callCount("Events") == 1 }, time.Second, 5*time.Millisecond)
+	f.eventErr <- fmt.Errorf("connection reset")
+	require.Eventually(t, func() bool { return f.callCount("Events") == 2 }, 2*time.Second, 5*time.Millisecond)
+}
+
+func TestCloseEndsTheWaitsInFlight(t *testing.T) {
+	r, f := newFakeRunner(t)
+	job := startFake(t, r, "job1")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
+	ch := waitAsync(context.Background(), job)
+	time.Sleep(30 * time.Millisecond)
+	require.NoError(t, r.Close())
+	w := within(t, ch, time.Second)
+	assert.ErrorIs(t, w.err, ErrRunnerClosed)
+}
+
+func TestNodeLossCountsAfterAConfirmationAndAManagerOutage(t *testing.T) {
+	down := nodeInfo{state: swarm.NodeStateDown}
+	ready := nodeInfo{state: swarm.NodeStateReady}
+	w := newWatcher(nil, nil)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	before := time.Now()
+	first := w.noteLoss("n1", down)
+	assert.WithinDuration(t, before.Add(nodeLossConfirm), first.lostFrom, time.Second, "confirmed a while after first seen down")
+	again := w.noteLoss("n1", down)
+	assert.Equal(t, first.lostFrom, again.lostFrom, "counted from the first sighting")
+	assert.True(t, w.noteLoss("n1", ready).lostFrom.IsZero(), "a node back up is not lost")
+	assert.True(t, w.noteLoss("n1", down).lostFrom.After(first.lostFrom), "a new loss counts anew")
+
+	w.backAt = time.Now() // the manager just came back from an outage
+	afterOutage := w.noteLoss("n2", down)
+	assert.WithinDuration(t, w.backAt.Add(managerRecoveryGrace), afterOutage.lostFrom, time.Second, "its workers get time to reconnect")
 }

@@ -11,6 +11,9 @@
 //	jobkit write PATH TEXT      write TEXT to the file at PATH
 //	jobkit spew MIB [SEED]      write MIB MiB of deterministic bytes to stdout
 //	jobkit mixed N              N numbered lines, alternating stdout and stderr
+//	jobkit lines MIB [SEED]     about MIB MiB of deterministic lines of 1 B to 1 MiB on both streams
+//	jobkit line N               one line of N bytes on stdout
+//	jobkit onterm DURATION TEXT from now on, SIGTERM prints TEXT, lasts DURATION more, then exits 143
 //	jobkit fetch URL            GET URL and print the body
 //	jobkit serve ADDR DIR       serve DIR over HTTP on ADDR (a service, not a job)
 //	jobkit demo                 what `make demo` shows
@@ -28,6 +31,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,17 +48,43 @@ func main() {
 	}
 }
 
+// onSignal is what SIGTERM and SIGINT do; exitOnSignal sets the default.
+var onSignal atomic.Pointer[func(os.Signal)]
+
 // exitOnSignal makes SIGTERM and SIGINT end the program at once, as a
 // well-behaved job does (as PID 1 of its container it would otherwise
-// ignore them and be killed only after the stop grace period).
+// ignore them and be killed only after the stop grace period), unless
+// `onterm` said otherwise.
 func exitOnSignal() {
+	exit := func(sig os.Signal) {
+		fmt.Fprintln(os.Stderr, "jobkit: stopped by", sig)
+		os.Exit(128 + int(sig.(syscall.Signal)))
+	}
+	onSignal.Store(&exit)
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		sig := <-signals
-		fmt.Fprintln(os.Stderr, "jobkit: stopped by", sig)
-		os.Exit(128 + int(sig.(syscall.Signal)))
+		(*onSignal.Load())(sig)
 	}()
+}
+
+// onTerm makes a signal print text on stdout, then lets the program run
+// for d more (a job finishing its work before it stops), then exit.
+func onTerm(args []string) error {
+	d, err := time.ParseDuration(arg(args, 0, "1s"))
+	if err != nil {
+		return err
+	}
+	text := arg(args, 1, "stopping")
+	slow := func(sig os.Signal) {
+		fmt.Println(text)
+		time.Sleep(d)
+		fmt.Printf("stopped by %v after %s\n", sig, d)
+		os.Exit(128 + int(sig.(syscall.Signal)))
+	}
+	onSignal.Store(&slow)
+	return nil
 }
 
 // splitCommands cuts the arguments at each "--".
@@ -102,6 +132,12 @@ func run(cmd []string) error {
 		return writeSpew(args)
 	case "mixed":
 		return mixed(args)
+	case "lines":
+		return writeLines(args)
+	case "line":
+		return writeLine(args)
+	case "onterm":
+		return onTerm(args)
 	case "fetch":
 		return fetch(arg(args, 0, ""))
 	case "serve":
@@ -207,4 +243,41 @@ func demo() {
 	fmt.Fprintln(os.Stderr, "this line went to stderr")
 	fmt.Println("done; exiting with code 3 to show that exit codes come through")
 	os.Exit(3)
+}
+
+// writeLines writes spew.Lines: each line in one write to its stream.
+func writeLines(args []string) error {
+	mib, err := strconv.Atoi(arg(args, 0, "1"))
+	if err != nil {
+		return err
+	}
+	seed, err := strconv.Atoi(arg(args, 1, "0"))
+	if err != nil {
+		return err
+	}
+	for _, w := range spew.Lines(mib<<20, seed) {
+		out := os.Stdout
+		if w.Stderr {
+			out = os.Stderr
+		}
+		if _, err := out.Write(w.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeLine writes one line of N bytes ('a' to 'z' over and over) to stdout.
+func writeLine(args []string) error {
+	n, err := strconv.Atoi(arg(args, 0, "1"))
+	if err != nil {
+		return err
+	}
+	line := make([]byte, n+1)
+	for i := range n {
+		line[i] = byte('a' + i%26)
+	}
+	line[n] = '\n'
+	_, err = os.Stdout.Write(line)
+	return err
 }
