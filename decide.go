@@ -1,18 +1,18 @@
 package oneshot
 
 import (
-	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
 )
 
-// managerUnreachableLimit is how long Wait keeps trying while every poll of
-// the manager fails (a manager restarting comes back well within it).
-const managerUnreachableLimit = 2 * time.Minute
+// A job's state is read off its task list, level-driven: each function
+// here looks only at the latest snapshot (wait.go), never at how it came
+// to be, so a missed event or a poll that failed for a while changes
+// nothing but how soon the supervisor (supervise.go) notices.
 
 // verdict is what decide makes of a job's snapshot.
 type verdict struct {
@@ -28,7 +28,7 @@ type verdict struct {
 	// reason adds what the task's status does not say (a node that is down).
 	reason string
 	// recheckAt, if set, is when to decide again even if nothing changes
-	// (the schedule timeout).
+	// (the schedule timeout, a node's loss being confirmed).
 	recheckAt time.Time
 }
 
@@ -38,10 +38,9 @@ type waitPolicy struct {
 	scheduleTimeout time.Duration
 }
 
-// decide says whether a job is over, level-driven: it looks only at the
-// current task list and node states, never at how they came to be.
+// decide says whether a job that runs on its own is over.
 func decide(snap snapshot, policy waitPolicy, now time.Time) verdict {
-	tasks := currentIteration(snap.tasks)
+	tasks := jobTasks(snap.tasks)
 	v := verdict{attempts: len(tasks)}
 	if len(tasks) == 0 {
 		v.done = snap.gone
@@ -66,13 +65,10 @@ func decide(snap snapshot, policy waitPolicy, now time.Time) verdict {
 	case snap.gone:
 		v.done, v.kind = true, ErrServiceRemoved
 	case snap.nodes[latest.NodeID].lost():
-		n := snap.nodes[latest.NodeID]
-		if now.Before(n.lostFrom) {
-			v.recheckAt = n.lostFrom // it may be back once it reconnects
-			break
+		v.recheckAt, v.done = nodeLost(snap, latest, now)
+		if v.done {
+			v.kind, v.reason = ErrNodeLost, nodeLossReason(snap, latest)
 		}
-		v.done, v.kind = true, ErrNodeLost
-		v.reason = fmt.Sprintf("node %s is %s", orDefault(n.hostname, shortID(latest.NodeID)), n.state)
 	case policy.scheduleTimeout > 0 && waitingForNode(state):
 		deadline := snap.firstSeen[latest.ID].Add(policy.scheduleTimeout)
 		if now.Before(deadline) {
@@ -85,9 +81,49 @@ func decide(snap snapshot, policy waitPolicy, now time.Time) verdict {
 	return v
 }
 
-// currentIteration keeps the tasks of the job's latest run (a job service
-// that is updated runs again, with a new JobIteration).
-func currentIteration(tasks []swarm.Task) []swarm.Task {
+// nodeLost says whether the node of a live task counts as lost by now,
+// and if not yet, when it may.
+func nodeLost(snap snapshot, t swarm.Task, now time.Time) (recheckAt time.Time, lost bool) {
+	n := snap.nodes[t.NodeID]
+	if now.Before(n.lostFrom) {
+		return n.lostFrom, false // it may be back once it reconnects
+	}
+	return time.Time{}, true
+}
+
+func nodeLossReason(snap snapshot, t swarm.Task) string {
+	n := snap.nodes[t.NodeID]
+	return fmt.Sprintf("node %s is %s", orDefault(n.hostname, shortID(t.NodeID)), n.state)
+}
+
+// stopVerdict says whether a job that was asked to stop (its service
+// parked, see service.go) has stopped: every task it ran has ended. Its
+// task is the latest of them, if any.
+func stopVerdict(snap snapshot, now time.Time) (v verdict) {
+	tasks := jobTasks(snap.tasks)
+	v.attempts = len(tasks)
+	if len(tasks) > 0 {
+		v.task = &tasks[len(tasks)-1]
+	}
+	switch {
+	case snap.gone:
+		v.done = true
+	case v.task == nil || TaskState(v.task.Status.State).Terminal():
+		v.done = true
+	case snap.nodes[v.task.NodeID].lost():
+		v.recheckAt, v.done = nodeLost(snap, *v.task, now)
+		if v.done {
+			v.kind, v.reason = ErrNodeLost, nodeLossReason(snap, *v.task)
+		}
+	}
+	return v
+}
+
+// jobTasks keeps the tasks that run the job: those of its latest run (a
+// job-mode service that is updated runs again, with a new JobIteration),
+// and not the one the swarm makes in place of a stopped task, which never
+// runs (see parkConstraint).
+func jobTasks(tasks []swarm.Task) []swarm.Task {
 	var newest uint64
 	for _, t := range tasks {
 		if t.JobIteration != nil && t.JobIteration.Index > newest {
@@ -96,11 +132,16 @@ func currentIteration(tasks []swarm.Task) []swarm.Task {
 	}
 	var out []swarm.Task
 	for _, t := range tasks {
-		if t.JobIteration == nil || t.JobIteration.Index == newest {
+		if (t.JobIteration == nil || t.JobIteration.Index == newest) && !parked(t) {
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// parked reports whether t is the never-scheduled task of a parked slot.
+func parked(t swarm.Task) bool {
+	return t.Spec.Placement != nil && slices.Contains(t.Spec.Placement.Constraints, parkConstraint)
 }
 
 // waitingForNode reports whether a task in state s has no node yet.
@@ -143,122 +184,36 @@ func isImageError(msg string) bool {
 	return false
 }
 
-// awaitEnd waits until decide says the job is over, or ctx is done. Each
-// new snapshot is shown to the observer first (status callbacks, live logs).
-func (j *Job) awaitEnd(ctx context.Context, obs *observer) (verdict, error) {
-	policy := waitPolicy{retries: j.spec.Retries, scheduleTimeout: j.spec.ScheduleTimeout}
-	for {
-		snap := j.watch.snapshot()
-		obs.see(snap)
-		v := decide(snap, policy, time.Now())
-		if v.done {
-			return v, nil
-		}
-		if errors.Is(snap.err, ErrRunnerClosed) {
-			return v, fmt.Errorf("oneshot: wait for job %s: %w", j.name, ErrRunnerClosed)
-		}
-		if snap.err != nil && time.Since(snap.errSince) > managerUnreachableLimit {
-			return v, fmt.Errorf("oneshot: wait for job %s: %w for %s: %v", j.name, ErrManagerUnreachable, managerUnreachableLimit, snap.err)
-		}
-		if err := j.sleep(ctx, v.recheckAt); err != nil {
-			// Report the latest view of a job stopped early, whose output
-			// is then read as far as it got.
-			return decide(j.watch.snapshot(), policy, time.Now()), err
+// exitCode is the exit code of a task that ended with one, or -1. A task
+// that was shut down (stopped) has the code its container exited with, if
+// it had one; the caller knows whether it ever ran.
+func exitCode(t *swarm.Task) int {
+	if t == nil || t.Status.ContainerStatus == nil || t.Status.ContainerStatus.ContainerID == "" {
+		return -1
+	}
+	switch TaskState(t.Status.State) {
+	case StateComplete, StateShutdown:
+		return t.Status.ContainerStatus.ExitCode
+	case StateFailed:
+		if classify(*t) == nil {
+			return t.Status.ContainerStatus.ExitCode
 		}
 	}
+	return -1
 }
 
-// sleep waits for the job's next snapshot, until recheckAt if set.
-func (j *Job) sleep(ctx context.Context, recheckAt time.Time) error {
-	var recheck <-chan time.Time
-	if !recheckAt.IsZero() {
-		timer := time.NewTimer(time.Until(recheckAt))
-		defer timer.Stop()
-		recheck = timer.C
+// hadContainer reports whether task got as far as having a container that
+// may have logged something.
+func hadContainer(task *swarm.Task) bool {
+	if task == nil {
+		return false
 	}
-	select {
-	case <-j.watch.changed:
-	case <-recheck:
-	case <-ctx.Done():
-		return j.contextError(ctx)
+	if cs := task.Status.ContainerStatus; cs != nil && cs.ContainerID != "" {
+		return true
 	}
-	return nil
-}
-
-// contextError says why the job stopped early, matching
-// context.DeadlineExceeded or context.Canceled.
-func (j *Job) contextError(ctx context.Context) error {
-	cause := context.Cause(ctx)
-	if errors.Is(cause, errJobTimeout) {
-		return fmt.Errorf("oneshot: job %s did not finish within its timeout of %s: %w", j.name, j.spec.Timeout, context.DeadlineExceeded)
+	switch TaskState(task.Status.State) {
+	case StateStarting, StateRunning, StateComplete:
+		return true
 	}
-	if !errors.Is(cause, ctx.Err()) {
-		cause = fmt.Errorf("%w: %w", ctx.Err(), cause)
-	}
-	return fmt.Errorf("oneshot: wait for job %s: %w", j.name, cause)
-}
-
-// observer follows a job's task as Wait sees it: it reports state changes
-// to JobSpec.OnStatus, notes when the task started running, and keeps the
-// live log follower on the current task.
-type observer struct {
-	job       *Job
-	reported  map[string]TaskState
-	startedAt time.Time
-	follower  *logFollower
-	localExit bool
-}
-
-func newObserver(j *Job) *observer {
-	return &observer{job: j, reported: map[string]TaskState{}}
-}
-
-func (o *observer) see(snap snapshot) {
-	o.localExit = o.localExit || snap.localExit
-	tasks := currentIteration(snap.tasks)
-	for i, t := range tasks {
-		state := TaskState(t.Status.State)
-		if o.reported[t.ID] == state {
-			continue
-		}
-		o.reported[t.ID] = state
-		if state == StateRunning && o.startedAt.IsZero() {
-			o.startedAt = time.Now()
-		}
-		if fn := o.job.spec.OnStatus; fn != nil {
-			fn(TaskStatus{TaskID: t.ID, Attempt: i + 1, State: state, Message: t.Status.Message, Err: t.Status.Err,
-				NodeID: t.NodeID, NodeName: snap.nodes[t.NodeID].hostname, Time: t.Status.Timestamp})
-		}
-	}
-	if len(tasks) > 0 {
-		o.follow(tasks[len(tasks)-1])
-	}
-}
-
-// followable are the states in which the follower starts: once the task is
-// on its node, so that the engine opens the container's log as it starts,
-// before a large output can be rotated away (see output.go).
-var followable = map[TaskState]bool{
-	StateAssigned: true, StateAccepted: true, StatePreparing: true, StateReady: true, StateStarting: true, StateRunning: true,
-}
-
-// follow keeps the live log follower on task once it is on its node: it
-// streams the output to the job's writers and into the Result, and tells the
-// last read at the end where to go on from.
-func (o *observer) follow(task swarm.Task) {
-	j := o.job
-	if o.follower != nil && o.follower.out.taskID == task.ID {
-		return
-	}
-	if !followable[TaskState(task.Status.State)] {
-		return // a task that already ended is read whole at the end
-	}
-	if o.follower != nil {
-		// A retry replaced the task: write out the rest of the old one's
-		// output before following the new one.
-		ctx, cancel := context.WithTimeout(context.Background(), logReadTimeout)
-		_ = j.flushLogs(ctx, o.follower.out, o.follower)
-		cancel()
-	}
-	o.follower = j.followLogs(newTaskOutput(task.ID, &j.spec))
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -28,15 +29,16 @@ var (
 	// ErrNotSwarmManager means the Docker engine oneshot talks to is not a
 	// swarm manager; the error's text says what to do.
 	ErrNotSwarmManager = errors.New("engine is not a swarm manager")
-	// ErrRunnerClosed means the Runner was closed while the job was in flight.
+	// ErrRunnerClosed means the Runner was closed: it starts no job, and
+	// the jobs it had in flight were stopped (a *StopError wraps it).
 	ErrRunnerClosed = errors.New("runner closed")
 	// ErrManagerUnreachable means oneshot lost contact with the swarm manager
 	// for longer than it is willing to wait while a job runs.
 	ErrManagerUnreachable = errors.New("swarm manager unreachable")
-	// ErrOutputIncomplete means the engine discarded part of the job's
-	// output before oneshot could read it: the node's log driver rotated it
-	// away (json-file's max-size and max-file). It comes joined with the
-	// job's own outcome; WithLogDriver keeps more.
+	// ErrOutputIncomplete means part of the job's output did not reach the
+	// Result or the caller's writer, or could not be checked; an
+	// *OutputError wraps it and says which bytes. It comes joined with the
+	// job's own outcome.
 	ErrOutputIncomplete = errors.New("job output incomplete")
 )
 
@@ -137,8 +139,9 @@ func (e *TaskError) hint() string {
 	return ""
 }
 
-// CleanupError reports that the job's service could not be removed. It comes
-// joined with the job's own outcome (errors.Join), never in place of it.
+// CleanupError reports that the job's service could not be removed. It is
+// housekeeping, not the job's outcome: it goes to Result.CleanupErr and the
+// Runner's logger, never into Wait's error.
 type CleanupError struct {
 	// ServiceID is the service that may still be on the swarm.
 	ServiceID string
@@ -152,6 +155,171 @@ func (e *CleanupError) Error() string {
 
 // Unwrap returns the engine's error.
 func (e *CleanupError) Unwrap() error { return e.Err }
+
+// StopError reports a job that oneshot stopped before it ended on its own:
+// its context was done, its timeout expired, or its Runner was closed. The
+// job was asked to stop (SIGTERM, then SIGKILL after its stop grace period)
+// and waited for, its output read to the end: the Result holds all it
+// printed, and its exit code if it had one. It matches exactly one of
+// context.Canceled, context.DeadlineExceeded and ErrRunnerClosed: what
+// stopped the job first.
+type StopError struct {
+	// Job names the job's service.
+	Job string
+	// Reason is context.Canceled, context.DeadlineExceeded or
+	// ErrRunnerClosed; By says whose: "the context given to Run" (or to
+	// Start, or to Wait), "its timeout of 2m0s", "Runner.Close".
+	Reason error
+	By     string
+	// Cause is the context's cause (context.Cause), when it says more
+	// than Reason.
+	Cause error
+	// Result is the stopped job's Result.
+	Result *Result
+	// StillRunning says the job's task had not ended when oneshot gave up
+	// waiting for it (its stop grace period and a margin), or could not be
+	// asked to stop: it may still run, and Problem says why.
+	StillRunning bool
+	Problem      string
+}
+
+func (e *StopError) Error() string {
+	msg := fmt.Sprintf("oneshot: job %s stopped: %s", e.Job, e.why())
+	switch {
+	case e.StillRunning:
+		msg += "; it may still be running: " + e.Problem
+	case e.Result != nil && e.Result.ExitCode >= 0:
+		msg += fmt.Sprintf("; it exited with code %d", e.Result.ExitCode)
+	case e.Result != nil && e.Result.StartedAt.IsZero():
+		msg += "; it had not started"
+	}
+	return msg
+}
+
+func (e *StopError) why() string {
+	switch {
+	case errors.Is(e.Reason, ErrRunnerClosed):
+		return "its Runner was closed"
+	case e.Cause != nil:
+		return fmt.Sprintf("%s is done: %v (%v)", e.By, e.Reason, e.Cause)
+	case strings.HasPrefix(e.By, "its timeout"):
+		return e.By + " expired"
+	}
+	return fmt.Sprintf("%s is done: %v", e.By, e.Reason)
+}
+
+// Unwrap returns Reason, and Cause when it is not a context error.
+func (e *StopError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Reason}
+	}
+	return []error{e.Reason, e.Cause}
+}
+
+// OutputProblem says what is wrong with a part of a job's output.
+type OutputProblem int
+
+// The problems an OutputError reports.
+const (
+	// OutputLost: neither the writer nor the Result has these bytes; the
+	// engine discarded them before oneshot could read them (its log driver
+	// rotated them away), or the read failed (Err).
+	OutputLost OutputProblem = iota + 1
+	// OutputLate: the Result has these bytes but the writer missed them:
+	// the engine's live log follow skipped them (it does when the log
+	// rotates faster than it reads), and the final read came too late to
+	// write them in their place.
+	OutputLate
+	// OutputRepeated: the writer got these bytes although the job's log
+	// does not have them there (the engine's follow served them twice);
+	// the Result is exact.
+	OutputRepeated
+	// OutputUnchecked: these bytes were read while the job ran, but the
+	// engine had rotated them out of the job's log by its end, so they
+	// could not be checked against it: the follow may have skipped some.
+	OutputUnchecked
+	// OutputWriterFailed: the caller's writer returned Err and got nothing
+	// more; the Result has everything.
+	OutputWriterFailed
+)
+
+// OutputError reports a part of a job's output that did not reach the
+// Result or the caller's writer whole, or could not be checked. It wraps
+// ErrOutputIncomplete. Each problem is its own OutputError, joined with
+// the job's outcome.
+type OutputError struct {
+	// Job names the job's service; Stream is "stdout" or "stderr".
+	Job, Stream string
+	// Problem says what happened to the bytes.
+	Problem OutputProblem
+	// Offset is where they start in the stream, Size how many there are,
+	// or -1 when nobody can tell (the engine does not say how much it
+	// discarded).
+	Offset, Size int64
+	// After and Before, when set, bound the times at which the job logged
+	// the bytes that may be lost.
+	After, Before time.Time
+	// Err is the engine's or the writer's error, if any.
+	Err error
+}
+
+func (e *OutputError) Error() string {
+	msg := fmt.Sprintf("oneshot: job %s: %v: %s", e.Job, ErrOutputIncomplete, e.what())
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if hint := e.hint(); hint != "" {
+		msg += "; " + hint
+	}
+	return msg
+}
+
+func (e *OutputError) what() string {
+	bytes := fmt.Sprintf("%d bytes", e.Size)
+	if e.Size < 0 {
+		bytes = "an unknown number of bytes"
+	}
+	at := fmt.Sprintf("of %s from byte %d on", e.Stream, e.Offset)
+	switch e.Problem {
+	case OutputLate:
+		return fmt.Sprintf("the writer missed %s %s (the Result has them): the engine's live log follow skipped them", bytes, at)
+	case OutputRepeated:
+		return fmt.Sprintf("the writer got %s %s twice: the engine's live log follow served them again (the Result is exact)", bytes, at)
+	case OutputUnchecked:
+		msg := fmt.Sprintf("the engine rotated the start of the job's log away before its end, so what %s logged", e.Stream)
+		if !e.Before.IsZero() {
+			msg += " before " + e.Before.Format(time.RFC3339Nano)
+		}
+		msg += fmt.Sprintf(" could not be checked: its first %d bytes were read while the job ran (the engine's follow may have skipped some)", e.Size)
+		if !e.After.IsZero() {
+			msg += fmt.Sprintf(", and what it logged after %s is lost", e.After.Format(time.RFC3339Nano))
+		} else {
+			msg += ", and more may be lost"
+		}
+		return msg
+	case OutputWriterFailed:
+		return fmt.Sprintf("the %s writer failed after %d bytes and got nothing more (the Result has everything)", e.Stream, e.Offset)
+	}
+	return fmt.Sprintf("%s %s are lost", bytes, at)
+}
+
+func (e *OutputError) hint() string {
+	switch e.Problem {
+	case OutputLate, OutputUnchecked, OutputLost:
+		if e.Err == nil {
+			return "the node's log driver keeps only so much of a job's output (json-file's max-size and max-file); keep all of it with WithLogDriver, e.g. json-file with max-size=500m"
+		}
+	}
+	return ""
+}
+
+// Unwrap returns ErrOutputIncomplete, and Err if set.
+func (e *OutputError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrOutputIncomplete}
+	}
+	return []error{ErrOutputIncomplete, e.Err}
+}
 
 func lastLine(b []byte) string {
 	s := strings.TrimRight(string(b), "\r\n")

@@ -1,49 +1,61 @@
 package oneshot
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
-	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 )
 
-// How long reading a finished task's logs may take, and how long when the
-// job already failed in a way that may have taken its logs along (a lost
-// node) or its context is done (timeout, cancellation).
+// The swarm keeps a task's log on the node that ran it and serves it
+// multiplexed: each entry a frame (an 8-byte header naming stdout or
+// stderr, and the length) whose payload starts with the time the engine
+// logged it. A follow request does not end when the task does, and may
+// stall, skip or serve entries again when the log rotates; so oneshot
+// never waits for one to end. The follower streams the log while the task
+// runs, and once the task has ended the final read, without follow, which
+// always ends, serves the whole log; output.go puts the two together.
+
+// How long the final read of a task's log may take: long enough for a
+// large output; short once the job failed in a way that may have taken its
+// logs along (a lost node).
 const (
 	logReadTimeout      = 2 * time.Minute
-	logReadTimeoutShort = 5 * time.Second
+	logReadTimeoutShort = 10 * time.Second
 	stderrTailSize      = 4 << 10
 )
 
-// The swarm keeps a task's logs on the node that ran it and serves them
-// multiplexed (stdout and stderr in 8-byte-header frames). A follow request
-// does not end when the task does (and lags behind it), so oneshot never
-// waits for one to end: the live follower streams while the task runs, and
-// once the task has ended one last read without follow, which always ends,
-// gives the entries logged since the follower's last one; output.go puts
-// the reads together.
+// entry is one entry of a task's log: a line of its output, a piece of a
+// long line (the engine cuts lines into entries of at most 16 KiB that
+// share the line's time), or the end of its output without a newline.
+type entry struct {
+	stderr bool
+	time   time.Time
+	text   []byte
+}
 
-// logFollower streams one task's logs into its output while it runs.
-type logFollower struct {
+// follower streams one task's log into its output while the task runs.
+type follower struct {
 	out    *taskOutput
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// followLogs starts following the logs of out's task.
-func (j *Job) followLogs(out *taskOutput) *logFollower {
+// follow starts following the log of out's task. Its output must not be
+// touched until stop returns.
+func (r *Runner) follow(out *taskOutput) *follower {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &logFollower{out: out, cancel: cancel, done: make(chan struct{})}
+	f := &follower{out: out, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
-		rc, err := j.runner.api.TaskLogs(ctx, out.taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
+		rc, err := r.api.TaskLogs(ctx, out.taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
 		if err != nil {
-			return // the last read makes up for it
+			return // the final read makes up for it
 		}
 		defer rc.Close()
 		_, _ = io.Copy(out, rc)
@@ -51,86 +63,109 @@ func (j *Job) followLogs(out *taskOutput) *logFollower {
 	return f
 }
 
-// stop ends the follower; its output is then safe to read.
-func (f *logFollower) stop() {
+// stop ends the follower.
+func (f *follower) stop() {
 	f.cancel()
 	<-f.done
 }
 
-// flushLogs stops the follower, if any, and reads out's task's logs once
-// more, from a little before the follower's last entry (all of them when
-// it read none), taking what out does not have yet.
-func (j *Job) flushLogs(ctx context.Context, out *taskOutput, f *logFollower) error {
-	if f != nil {
-		f.stop()
-	}
-	opts := client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true}
-	since := out.since()
-	if !since.IsZero() {
-		opts.Since = since.Format(time.RFC3339Nano)
-	}
-	rc, err := j.runner.api.TaskLogs(ctx, out.taskID, opts)
+// readLog reads the whole log of out's task, which has ended, and settles
+// out with it (see output.go).
+func (r *Runner) readLog(ctx context.Context, out *taskOutput) error {
+	rc, err := r.api.TaskLogs(ctx, out.taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	r := out.resume(since)
-	if _, err := io.Copy(r, rc); err != nil {
+	read := out.finalRead()
+	if _, err := io.Copy(read, rc); err != nil {
 		return err
 	}
-	if err := r.err(); err != nil {
-		return err
+	if read.split.inEntry() {
+		return errors.New("the log ended inside an entry")
 	}
-	r.finish()
+	read.finish()
 	return nil
 }
 
-// collectLogs reads the finished job's output into res, within a bounded
-// time of its own, so that a timed-out or cancelled job still shows what it
-// printed. It returns the end of stderr, for an ExitError.
-func (j *Job) collectLogs(ctx context.Context, v verdict, res *Result, obs *observer) ([]byte, error) {
-	task := v.task
-	if task == nil || !hadContainer(*task) {
-		if obs.follower != nil {
-			obs.follower.stop()
-		}
-		return nil, nil // the task never had a container: no logs
-	}
-	timeout := logReadTimeout
-	if ctx.Err() != nil || errors.Is(v.kind, ErrNodeLost) {
-		timeout = logReadTimeoutShort
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	follower := obs.follower
-	if follower != nil && follower.out.taskID != task.ID {
-		follower.stop() // a task replaced by the one that decided the job
-		follower = nil
-	}
-	var out *taskOutput
-	if follower != nil {
-		out = follower.out
-	} else {
-		out = newTaskOutput(task.ID, &j.spec)
-	}
-	err := j.flushLogs(ctx, out, follower)
-	res.Stdout, res.StdoutDropped = out.stdout.keep.buf, out.stdout.keep.dropped
-	res.Stderr, res.StderrDropped = out.stderr.keep.buf, out.stderr.keep.dropped
-	if err != nil {
-		return out.stderrTail(), fmt.Errorf("oneshot: read the logs of job %s: %w", j.name, err)
-	}
-	return out.stderrTail(), out.incomplete(j.name)
+// entrySplitter splits a multiplexed, timestamped log stream, written in
+// pieces of any size, into its entries, as stdcopy.StdCopy splits frames.
+// An entry's text is valid only during the call to to.
+type entrySplitter struct {
+	to      func(entry)
+	header  [8]byte
+	got     int // bytes of the header read
+	inFrame bool
+	kind    byte
+	left    int // payload bytes still to come
+	payload []byte
+	err     error
 }
 
-// hadContainer reports whether task got as far as having a container that
-// may have printed something.
-func hadContainer(task swarm.Task) bool {
-	if cs := task.Status.ContainerStatus; cs != nil && cs.ContainerID != "" {
-		return true
+// Frame types of the engine's multiplexed streams; stdin's (0) and
+// stdout's (1) are stdout.
+const (
+	frameStderr    = 2
+	frameSystemErr = 3
+	// maxFrame bounds a frame: a larger one means the stream is not what
+	// it should be.
+	maxFrame = 64 << 20
+)
+
+func (f *entrySplitter) write(p []byte) {
+	for len(p) > 0 && f.err == nil {
+		if !f.inFrame {
+			k := copy(f.header[f.got:], p)
+			f.got, p = f.got+k, p[k:]
+			if f.got == len(f.header) {
+				f.startFrame()
+			}
+			continue
+		}
+		if len(f.payload) == 0 && len(p) >= f.left { // the whole payload is here
+			whole := p[:f.left]
+			p, f.left = p[f.left:], 0
+			f.endFrame(whole)
+			continue
+		}
+		k := min(f.left, len(p))
+		f.payload = append(f.payload, p[:k]...)
+		f.left, p = f.left-k, p[k:]
+		if f.left == 0 {
+			f.endFrame(f.payload)
+		}
 	}
-	switch TaskState(task.Status.State) {
-	case StateStarting, StateRunning, StateComplete:
-		return true
+}
+
+// inEntry reports whether the stream stopped inside a frame.
+func (f *entrySplitter) inEntry() bool { return f.got > 0 || f.inFrame }
+
+func (f *entrySplitter) startFrame() {
+	f.got = 0
+	f.kind, f.left = f.header[0], int(binary.BigEndian.Uint32(f.header[4:]))
+	if f.kind > frameSystemErr || f.left > maxFrame {
+		f.err = fmt.Errorf("unrecognized log stream header %v", f.header)
+		return
 	}
-	return false
+	f.inFrame, f.payload = true, f.payload[:0]
+	if f.left == 0 {
+		f.endFrame(nil)
+	}
+}
+
+// endFrame passes a frame's entry on; the engine's own error ends the read.
+func (f *entrySplitter) endFrame(payload []byte) {
+	f.inFrame = false
+	f.payload = f.payload[:0]
+	if f.kind == frameSystemErr {
+		f.err = fmt.Errorf("error from daemon in stream: %s", payload)
+		return
+	}
+	stamp, text, ok := bytes.Cut(payload, []byte{' '})
+	t, err := time.Parse(time.RFC3339Nano, string(stamp))
+	if !ok || err != nil {
+		f.err = fmt.Errorf("log entry without a timestamp: %.40q", payload)
+		return
+	}
+	f.to(entry{stderr: f.kind == frameStderr, time: t, text: text})
 }

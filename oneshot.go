@@ -3,8 +3,8 @@ package oneshot
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +32,10 @@ type Result struct {
 	// CreatedAt is when the task was created, StartedAt when oneshot first
 	// saw it running (zero if never), FinishedAt when it reached State.
 	CreatedAt, StartedAt, FinishedAt time.Time
+	// CleanupErr, if set, says the job's service could not be removed (a
+	// *CleanupError): it is left on the swarm for Prune. Housekeeping does
+	// not change the job's outcome, so it is never part of Wait's error.
+	CleanupErr error
 }
 
 // TaskState is a swarm task's state, as `docker service ps` shows it.
@@ -79,22 +83,34 @@ type TaskStatus struct {
 	Time time.Time
 }
 
-// Job is a job started on the swarm. Wait for it exactly once: Wait removes
-// its service (unless JobSpec.Keep). A Job whose Wait is never called leaves
-// its service behind.
+// Job is a job started on the swarm by Start. From Start on, its supervisor
+// follows it, streams its output to the writers, stops it when its context
+// is done or its timeout expires, reads the rest of its output and removes
+// its service, whether or not Wait has been called yet. Wait waits for
+// that and returns the job's Result, exactly once.
 type Job struct {
 	runner  *Runner
 	spec    JobSpec
 	name    string
 	id      string
 	started time.Time
-	// ctx is done when the job must stop: Start's context is done or the
-	// job's own Timeout expired.
-	ctx    context.Context
-	cancel context.CancelFunc
-	watch  *jobWatch
 
-	waitOnce sync.Once
+	// stopping is closed by the first request to stop the job, after
+	// stopWhy is set.
+	stopOnce sync.Once
+	stopping chan struct{}
+	stopWhy  *stopReason
+	// release undoes what watches for a stop (Start's context, the
+	// timeout) once the job is over.
+	release []func() bool
+
+	// done is closed when the supervisor has finished, after res and err
+	// are set.
+	done chan struct{}
+	res  *Result
+	err  error
+
+	waitCalled atomic.Bool
 }
 
 // ServiceID returns the ID of the job's swarm service.
@@ -110,10 +126,13 @@ var errWaitCalled = errors.New("oneshot: Wait was already called")
 // removes its service: Start, then Wait, on the default Runner (made from the
 // environment: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
 //
-// A job that exits non-zero returns its Result and an *ExitError; a job that
-// ends without an exit code returns a *TaskError; an expired timeout or
-// cancelled context returns an error matching context.DeadlineExceeded or
-// context.Canceled. The Result is non-nil whenever the service was created.
+// err is nil exactly when the job ran to exit code 0 and its whole output
+// was read. A job that exits non-zero returns an *ExitError; one that ends
+// without an exit code a *TaskError; one stopped because ctx is done or its
+// timeout expired a *StopError matching context.Canceled or
+// context.DeadlineExceeded, once it has stopped; output that did not come
+// whole adds an *OutputError. The Result is non-nil whenever the service
+// was created.
 func Run(ctx context.Context, spec JobSpec, opts ...Option) (*Result, error) {
 	r, err := defaultRunner()
 	if err != nil {
@@ -122,9 +141,8 @@ func Run(ctx context.Context, spec JobSpec, opts ...Option) (*Result, error) {
 	return r.Run(ctx, spec, opts...)
 }
 
-// Start creates the job's service on the default Runner and returns at once.
-// The job stops when ctx is done, as with exec.CommandContext; call Wait to
-// get its Result and remove its service.
+// Start creates the job's service on the default Runner and returns at once,
+// with the job's supervisor running; see Runner.Start.
 func Start(ctx context.Context, spec JobSpec, opts ...Option) (*Job, error) {
 	r, err := defaultRunner()
 	if err != nil {
@@ -144,90 +162,43 @@ func Prune(ctx context.Context, opts ...PruneOption) ([]PrunedService, error) {
 	return r.Prune(ctx, opts...)
 }
 
-// Wait waits for the job to end, reads its output, removes its service
-// (unless JobSpec.Keep) and returns its Result; see Run for the errors. When
-// ctx is done, or the context given to Start, or the job's Timeout expires,
-// the job is stopped: its service is removed with a bounded context of its
-// own, and the Result holds what the job printed so far. A failure to remove
-// the service comes as a *CleanupError joined with the job's outcome.
+// Wait waits until the job is over and returns its Result; see Run for the
+// errors. When ctx is done first, the job is stopped as when the context
+// given to Start is done, and Wait returns once it has stopped. A second
+// call returns an error.
 func (j *Job) Wait(ctx context.Context) (*Result, error) {
-	first := false
-	j.waitOnce.Do(func() { first = true })
-	if !first {
+	return j.wait(ctx, "the context given to Wait")
+}
+
+// wait is Wait, with the words for whose context stops the job.
+func (j *Job) wait(ctx context.Context, by string) (*Result, error) {
+	if j.waitCalled.Swap(true) {
 		return nil, errWaitCalled
 	}
-	defer j.cancel()
-	ctx, stop := mergeContexts(ctx, j.ctx)
-	defer stop()
-
-	obs := newObserver(j)
-	v, waitErr := j.awaitEnd(ctx, obs)
-	res := j.result(v, obs)
-	j.runner.log.Debug("oneshot: job ended", "service", j.name, "state", res.State, "exit_code", res.ExitCode,
-		"node", res.NodeID, "local_exit_event", obs.localExit, "waited", time.Since(j.started), "err", waitErr)
-	stderrTail, logErr := j.collectLogs(ctx, v, res, obs)
-	cleanupErr := j.cleanup(ctx)
-	return res, joinErrors(j.outcome(v, res, waitErr, stderrTail), logErr, cleanupErr)
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		j.requestStop(contextStop(ctx, by))
+		<-j.done
+	}
+	return j.res, j.err
 }
 
-// mergeContexts returns a context done when either a or b is done, with the
-// cause of the one that was done first.
-func mergeContexts(a, b context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(a)
-	stop := context.AfterFunc(b, func() { cancel(context.Cause(b)) })
-	return ctx, func() { stop(); cancel(nil) }
+// requestStop asks the supervisor to stop the job; the first reason holds.
+func (j *Job) requestStop(why stopReason) {
+	j.stopOnce.Do(func() {
+		j.stopWhy = &why
+		close(j.stopping)
+	})
 }
 
-// result builds the job's Result from the task that decided its outcome.
-func (j *Job) result(v verdict, obs *observer) *Result {
-	res := &Result{ExitCode: -1, ServiceID: j.id, ServiceName: j.name, Attempts: v.attempts, StartedAt: obs.startedAt}
-	t := v.task
-	if t == nil {
-		return res
+// finished ends the supervisor's work: Wait may return.
+func (j *Job) finished() {
+	for _, release := range j.release {
+		release()
 	}
-	res.TaskID, res.NodeID = t.ID, t.NodeID
-	res.State = TaskState(t.Status.State)
-	res.Message, res.Err = t.Status.Message, t.Status.Err
-	res.CreatedAt = t.CreatedAt
-	if res.State.Terminal() {
-		res.FinishedAt = t.Status.Timestamp
-		if v.done && v.kind == nil && t.Status.ContainerStatus != nil {
-			res.ExitCode = t.Status.ContainerStatus.ExitCode
-		}
-	}
-	return res
+	close(j.done)
+	j.runner.jobDone(j)
 }
 
-// outcome is the job's error: the wait's own, the task's, or its exit code.
-func (j *Job) outcome(v verdict, res *Result, waitErr error, stderrTail []byte) error {
-	switch {
-	case waitErr != nil:
-		return waitErr
-	case v.kind != nil:
-		te := &TaskError{Kind: v.kind, ServiceName: j.name, State: res.State, Message: res.Message, Err: res.Err}
-		if v.task != nil {
-			te.TaskID, te.NodeID = v.task.ID, v.task.NodeID
-		}
-		if v.reason != "" {
-			te.Err = strings.TrimPrefix(te.Err+"; "+v.reason, "; ")
-		}
-		return te
-	case res.ExitCode != 0:
-		return &ExitError{Result: res, Stderr: stderrTail}
-	}
-	return nil
-}
-
-// joinErrors returns nil, the one error given, or all of them joined.
-func joinErrors(errs ...error) error {
-	var kept []error
-	for _, err := range errs {
-		if err != nil {
-			kept = append(kept, err)
-		}
-	}
-	if len(kept) == 1 {
-		return kept[0]
-	}
-	return errors.Join(kept...)
-}
+func (j *Job) clock() clock { return j.runner.clock }

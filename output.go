@@ -3,409 +3,498 @@ package oneshot
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
+	"hash/maphash"
 	"io"
+	"sort"
 	"time"
 )
 
-// A task's output reaches oneshot through the engine's logs (see logs.go):
-// the live follower reads them while the task runs, then one last read
-// gives what the follower had not. Both ask for timestamps: every log entry
-// comes as a frame (an 8-byte header naming stdout or stderr and the
-// length) whose payload starts with the time the engine logged it. That
-// time says where the follower stopped, so the last read asks only for the
-// entries since shortly before then (reorderSlack) and oneshot takes each
-// entry once, by its time: the caller's writers and the Result get every
-// byte once, in order, with the timestamps taken off, however much the
-// output repeats itself.
+// A task's output reaches oneshot as its log: a list of entries, each a
+// line (or a piece of a long line: the engine cuts lines at 16 KiB into
+// entries that share the line's time), with the time the engine logged it.
+// logs.go reads the log twice: a follower streams it while the task runs,
+// and once the task has ended one final read serves the whole log as the
+// engine still has it. This file puts the two reads together, one stream
+// at a time, so that the caller's writer and the Result get every byte
+// once, in order, and whatever is missing is reported, never passed over.
 //
-// The engine's log driver may have rotated entries away before the last
-// read (json-file's max-size and max-file): when the follower's last entry
-// is no longer there, the entries between it and the first one kept may be
-// lost, and that is reported (ErrOutputIncomplete). What the engine
-// discards before the follower reads it, or skips in its own follow when the
-// logs rotate faster than it reads, no client can see: an output larger than
-// the log driver keeps needs WithLogDriver.
+// What the engine does, as measured on Docker 20.10 (see the model in
+// output_model_test.go), and how each case is handled:
+//   - Entries of one stream come in order, their times never decreasing;
+//     several entries can have the same time (a long line's pieces, or two
+//     lines logged in one tick). Times order entries, they do not name them.
+//   - The follower may stop delivering (a stall after the log rotates),
+//     serve entries again (a replay from the start of a rotated file), or
+//     skip entries (a rotated file it never read). A replay is recognised
+//     when an entry is older than the last one taken, and skipped until the
+//     follower is back where it was, each replayed entry checked against
+//     the one taken. An entry with the same time and text as one taken at
+//     that time may be a replay or the job repeating itself: no telling,
+//     so the follower holds that stream and the final read settles it.
+//   - The final read serves the whole log, unless the log driver rotated
+//     its start away. It is the reference: it is lined up entry by entry
+//     with what the follower took (by each entry's digest), the entries the
+//     follower did not take are written after it, and the Result is made
+//     to match it. Entries the follower skipped are in the Result but came
+//     too late for the writer: that is reported, with their size.
+//   - When the start of the log was rotated away, what the follower took
+//     of it cannot be checked (and may have gaps): that is reported too.
 
-// taskOutput is one task's output as oneshot assembles it.
+// taskOutput is the output of one task, assembled from its log reads.
 type taskOutput struct {
 	taskID         string
-	stdout, stderr *stream
-	split          frameSplitter
-	// gap says the engine had lost entries logged after the follower's
-	// last one before the last read; gapAfter holds how many bytes of
-	// stdout and stderr came before it.
-	gap      bool
-	gapAfter [2]int64
+	stdout, stderr *streamOutput
+	follow         entrySplitter
+	// start is how the follower's read began: the log's first entry, if
+	// it read any, and how many like it came first.
+	start run
 }
 
-func newTaskOutput(taskID string, spec *JobSpec) *taskOutput {
-	limit := spec.outputLimit()
-	o := &taskOutput{taskID: taskID, stdout: newStream(spec.Stdout, limit), stderr: newStream(spec.Stderr, limit)}
-	o.split = frameSplitter{to: o.take}
+// run is how a read of the log starts: a run of identical entries (same
+// stream, time and text: the pieces of a long line of one repeated byte,
+// say; most often a run of one), then the entry after it, if any.
+type run struct {
+	first entry // a copy
+	d     uint64
+	n     int
+	ended bool   // an entry came after the run
+	next  uint64 // its digest
+}
+
+// add counts e, of digest d, in the run if it is one more of it, and
+// reports whether it was.
+func (r *run) add(e entry, d uint64) bool {
+	switch {
+	case r.n == 0:
+		r.first, r.d, r.n = entry{stderr: e.stderr, time: e.time, text: bytes.Clone(e.text)}, d, 1
+	case r.ended:
+		return false
+	case d == r.d:
+		r.n++
+	default:
+		r.ended, r.next = true, d
+		return false
+	}
+	return true
+}
+
+// startsLike reports whether a read that starts with r could have started
+// where the follower's read, follow, did: the same first entry, as many
+// of it, and the same one after them. A follower stopped inside its run
+// saw fewer.
+func (r run) startsLike(follow run) bool {
+	if r.d != follow.d {
+		return false
+	}
+	if follow.ended {
+		return r.n == follow.n && r.ended && r.next == follow.next
+	}
+	return r.n >= follow.n
+}
+
+func newTaskOutput(taskID string, stdout, stderr *sink) *taskOutput {
+	o := &taskOutput{taskID: taskID, stdout: newStreamOutput(stdout), stderr: newStreamOutput(stderr)}
+	o.follow.to = func(e entry) {
+		d := digestOf(e)
+		o.start.add(e, d)
+		o.streamOf(e).followed(e, d)
+	}
 	return o
 }
 
-// Write takes p, a piece of the follower's read: the next bytes of the
-// multiplexed, timestamped log stream.
-func (o *taskOutput) Write(p []byte) (int, error) {
-	o.split.write(p)
-	return len(p), nil
-}
-
-// take appends a piece of an entry the follower read to its stream.
-func (o *taskOutput) take(e entryPiece) {
-	o.streamOf(e.kind).takeLive(e)
-}
-
-func (o *taskOutput) streamOf(kind byte) *stream {
-	if kind == frameStderr {
+func (o *taskOutput) streamOf(e entry) *streamOutput {
+	if e.stderr {
 		return o.stderr
 	}
 	return o.stdout
 }
 
-// reorderSlack bounds how much earlier than an entry of one stream an
-// entry of the other may be timestamped and still be logged after it: the
-// engine stamps stdout and stderr in two goroutines, then writes each entry
-// under a lock.
-const reorderSlack = time.Second
-
-// since is where the last read starts: reorderSlack before the follower's
-// last entry, after which every entry the follower had not read was logged;
-// zero when the follower read none and the read needs all of them.
-func (o *taskOutput) since() time.Time {
-	var last time.Time
-	for _, s := range []*stream{o.stdout, o.stderr} {
-		if s.entries > 0 && s.lastTime.After(last) {
-			last = s.lastTime
-		}
-	}
-	if last.IsZero() {
-		return last
-	}
-	return last.Add(-reorderSlack)
-}
-
-// resume returns the writer for the last read of the task's logs, which
-// serves the entries since the given time (all of them if it is zero): it
-// takes what o does not have yet. Call finish once the read has ended.
-func (o *taskOutput) resume(since time.Time) *resumer {
-	r := &resumer{o: o, stdout: o.stdout.resumePoint(since), stderr: o.stderr.resumePoint(since)}
-	r.split = frameSplitter{to: r.entry}
-	return r
-}
-
-// stderrTail is the end of the job's stderr, for ExitError.
-func (o *taskOutput) stderrTail() []byte { return o.stderr.last.bytes() }
-
-// incomplete reports a gap in the output, or nil.
-func (o *taskOutput) incomplete(job string) error {
-	if !o.gap {
-		return nil
-	}
-	return fmt.Errorf("oneshot: job %s: %w: the engine discarded part of its output before oneshot could read it "+
-		"(the node's log driver keeps only so much of a container's output, e.g. json-file's max-size and max-file); "+
-		"the writers and the Result lack what was logged after the first %d bytes of stdout and %d of stderr and before "+
-		"the part the engine kept; keep more with WithLogDriver, e.g. the json-file driver with max-size=100m",
-		job, ErrOutputIncomplete, o.gapAfter[0], o.gapAfter[1])
-}
-
-// stream is one output stream of a task as assembled so far: every byte
-// taken goes to the caller's writer, if any, and to the Result.
-type stream struct {
-	live io.Writer
-	keep capped
-	n    int64
-	last tail
-	// entries counts the log entries taken; lastTime is the time of the
-	// last one and lastTaken how many bytes of its text were taken (the
-	// follower may stop inside it). One stream's entries are stamped one
-	// after the other: two never have the same time.
-	entries   int
-	lastTime  time.Time
-	lastTaken int
-	// replay, once the follower served an entry again, skips what the
-	// stream has.
-	replay *resumePoint
-}
-
-func newStream(live io.Writer, limit int) *stream {
-	return &stream{live: live, keep: capped{limit: limit}, last: tail{size: stderrTailSize}}
-}
-
-// takeLive takes a piece of an entry the follower read. The engine's follow
-// sometimes serves again entries it served already (after the log
-// rotated): an entry no newer than the last one taken starts a replay, whose
-// entries are skipped up to where the stream was.
-func (s *stream) takeLive(e entryPiece) {
-	if e.first && s.entries > 0 && !e.time.After(s.lastTime) {
-		s.replay = s.resumePoint(time.Time{})
-	}
-	if s.replay != nil {
-		s.replay.entry(e)
-		return
-	}
-	s.take(e)
-}
-
-// take appends a piece of an entry, noting where the stream is.
-func (s *stream) take(e entryPiece) {
-	if e.first {
-		s.entries++
-		s.lastTime, s.lastTaken = e.time, 0
-	}
-	s.lastTaken += len(e.text)
-	s.append(e.text)
-}
-
-func (s *stream) append(p []byte) {
-	if len(p) == 0 {
-		return
-	}
-	if s.live != nil {
-		if _, err := s.live.Write(p); err != nil {
-			s.live = nil // a broken writer must not lose the Result
-		}
-	}
-	s.keep.write(p)
-	s.last.write(p)
-	s.n += int64(len(p))
-}
-
-// resumePoint is where a stream's last read goes on from: the entry logged
-// at lastTime, skip bytes into it.
-type resumePoint struct {
-	s        *stream
-	followed bool  // the follower took entries of this stream
-	due      bool  // and the last of them is due in the read
-	taken    int64 // bytes of the stream taken before the read
-	lastTime time.Time
-	skip     int
-	// passed says the read has gone past the follower's last entry, found
-	// that this entry was in it; current is what the read's current entry
-	// is.
-	passed, found bool
-	current       entryAge
-}
-
-// entryAge says whether the follower had an entry of the last read.
-type entryAge int
-
-const (
-	oldEntry  entryAge = iota // the follower had all of it
-	lastEntry                 // the follower's last entry, maybe in part
-	newEntry                  // the follower had none of it
-)
-
-func (s *stream) resumePoint(since time.Time) *resumePoint {
-	followed := s.entries > 0
-	return &resumePoint{s: s, followed: followed, due: followed && !s.lastTime.Before(since), taken: s.n,
-		lastTime: s.lastTime, skip: s.lastTaken, current: newEntry}
-}
-
-// entry takes what is new of a piece of an entry of the last read.
-func (p *resumePoint) entry(e entryPiece) {
-	if e.first && p.followed {
-		p.current = p.age(e.time)
-	}
-	switch p.current {
-	case newEntry:
-		p.s.take(e)
-	case lastEntry:
-		k := min(p.skip, len(e.text))
-		p.skip -= k
-		p.s.lastTaken += len(e.text) - k
-		p.s.append(e.text[k:])
-	}
-}
-
-// age places an entry of the read, logged at t, against the follower's
-// last one. The engine logs each stream's entries in time order.
-func (p *resumePoint) age(t time.Time) entryAge {
-	switch {
-	case p.passed || t.After(p.lastTime):
-		p.passed = true
-		return newEntry
-	case t.Before(p.lastTime):
-		return oldEntry
-	}
-	p.passed, p.found = true, true
-	return lastEntry
-}
-
-// resumer is the writer of the last read of a task's logs (see resume).
-type resumer struct {
-	o              *taskOutput
-	split          frameSplitter
-	stdout, stderr *resumePoint
-}
-
-func (r *resumer) Write(p []byte) (int, error) {
-	r.split.write(p)
+// Write takes the next bytes of the follower's read.
+func (o *taskOutput) Write(p []byte) (int, error) {
+	o.follow.write(p)
 	return len(p), nil
 }
 
-func (r *resumer) entry(e entryPiece) {
-	if e.kind == frameStderr {
-		r.stderr.entry(e)
-	} else {
-		r.stdout.entry(e)
-	}
+// finalRead returns the writer for the final read of the task's log,
+// which must serve the whole log (no since).
+func (o *taskOutput) finalRead() *finalRead {
+	r := &finalRead{o: o}
+	r.split.to = r.entry
+	return r
 }
 
-// err is the error the engine put in the stream, or a stream that was not
-// multiplexed.
-func (r *resumer) err() error { return r.split.err }
+// finalRead is the writer of the final read of a task's log. It holds
+// back the run of identical entries the log starts with, until it knows
+// whether the log still starts where the follower's read did.
+type finalRead struct {
+	o       *taskOutput
+	split   entrySplitter
+	start   run
+	decided bool
+	// rotated says the engine rotated the start of the log away: the
+	// follower read entries that the final read no longer starts with.
+	rotated bool
+}
 
-// finish ends a read that went to its end: when the follower's last entry
-// of a stream was due in it but missing, the engine had rotated it away,
-// and maybe more after it.
-func (r *resumer) finish() {
-	for _, p := range []*resumePoint{r.stdout, r.stderr} {
-		if p.due && !p.found {
-			r.o.gap, r.o.gapAfter = true, [2]int64{r.stdout.taken, r.stderr.taken}
+func (r *finalRead) Write(p []byte) (int, error) {
+	r.split.write(p)
+	if r.split.err != nil {
+		return 0, r.split.err
+	}
+	return len(p), nil
+}
+
+func (r *finalRead) entry(e entry) {
+	d := digestOf(e)
+	if !r.decided {
+		if r.start.add(e, d) {
+			return
 		}
+		r.decide()
+	}
+	r.o.streamOf(e).settled(e, d, r.rotated)
+}
+
+// decide says whether the log was rotated, and settles the entries held
+// back.
+func (r *finalRead) decide() {
+	r.decided = true
+	r.rotated = r.o.start.n > 0 && !r.start.startsLike(r.o.start)
+	for range r.start.n {
+		r.o.streamOf(r.start.first).settled(r.start.first, r.start.d, r.rotated)
 	}
 }
 
-// entryPiece is a piece of the text of one log entry: the whole of a short
-// one, or part of one that came in several pieces.
-type entryPiece struct {
-	kind  byte
-	time  time.Time
-	first bool // the entry's first piece
-	text  []byte
+// finish ends a final read that went to its end. The two streams share
+// one log: when its start was rotated away, both may have lost entries.
+func (r *finalRead) finish() {
+	if !r.decided {
+		r.decide()
+	}
+	if r.start.n == 0 {
+		r.rotated = r.o.start.n > 0 // the engine kept none of the log
+	}
+	r.o.stdout.finish(r.rotated, r.start.first.time)
+	r.o.stderr.finish(r.rotated, r.start.first.time)
 }
 
-// frameSplitter splits a multiplexed, timestamped log stream, written in
-// pieces of any size, into the entries' texts, as stdcopy.StdCopy splits a
-// reader's frames.
-type frameSplitter struct {
-	to     func(entryPiece)
-	header [8]byte
-	got    int // bytes of the current header read
-	left   int // payload bytes of the current frame still to come
-	kind   byte
-	// stamp collects the frame's timestamp until the space after it; once
-	// it is parsed, first says no text of the frame was passed on yet.
-	stamp     []byte
-	stamped   bool
-	time      time.Time
-	first     bool
-	daemonErr []byte
-	err       error
+// gaps returns what each stream lacks, or nil.
+func (o *taskOutput) gaps() []outputGap {
+	return append(o.stdout.gaps, o.stderr.gaps...)
 }
 
-// Frame types of the engine's multiplexed streams that oneshot tells
-// apart; stdin's (0) and stdout's (1) go to stdout.
+// followMode is how the follower treats the next entry of a stream.
+type followMode int
+
 const (
-	frameStderr    = 2
-	frameSystemErr = 3
+	following followMode = iota // take it if it is new
+	replaying                   // the follow went back: skip until where it was
+	holding                     // take nothing more: the final read will
 )
 
-// maxStampLen bounds a timestamp: a payload without a space by then has
-// none, and is text.
-const maxStampLen = 64
+// position is where an entry is in its stream: its time, and how many
+// entries of the stream have that time up to it (1 for the first).
+type position struct {
+	time time.Time
+	nth  int
+}
 
-func (f *frameSplitter) write(p []byte) {
-	for len(p) > 0 && f.err == nil {
-		if f.left == 0 {
-			k := copy(f.header[f.got:], p)
-			f.got, p = f.got+k, p[k:]
-			if f.got == len(f.header) {
-				f.startFrame()
-			}
-			continue
-		}
-		k := min(f.left, len(p))
-		f.payload(p[:k])
-		f.left, p = f.left-k, p[k:]
-		if f.left == 0 {
-			f.endFrame()
-		}
+// next is the position of an entry logged at t after the one at p.
+func (p position) next(t time.Time) position {
+	if p.nth > 0 && t.Equal(p.time) {
+		return position{t, p.nth + 1}
+	}
+	return position{t, 1}
+}
+
+// mark is what the follower keeps of each entry it took, to line the
+// final read up with it: 24 bytes an entry, however long.
+type mark struct {
+	digest uint64
+	time   int64 // Unix nanoseconds
+	size   uint32
+}
+
+// streamOutput is one stream (stdout or stderr) of one task.
+type streamOutput struct {
+	sink *sink
+	// taken lists the entries the follower took, in order; last is the
+	// position of the last one, mode what to do with the next.
+	taken    []mark
+	last     position
+	mode     followMode
+	replayed position // where a replay is
+	// The final read: next is the first taken entry it has not met yet,
+	// matched the bytes of the taken entries it met; rebuilding says the
+	// Result no longer follows the follower but the final read.
+	started    bool
+	next       int
+	matched    int64
+	rebuilding bool
+	missed     *outputGap // entries the follower skipped, growing
+	gaps       []outputGap
+}
+
+func newStreamOutput(s *sink) *streamOutput { return &streamOutput{sink: s} }
+
+// followed takes an entry the follower read, whose digest is d.
+func (s *streamOutput) followed(e entry, d uint64) {
+	switch {
+	case s.mode == holding:
+	case s.mode == replaying:
+		s.skipReplayed(e, d)
+	case len(s.taken) == 0 || e.time.After(s.last.time):
+		s.take(e, d)
+	case e.time.Before(s.last.time):
+		s.mode, s.replayed = replaying, position{}
+		s.skipReplayed(e, d)
+	case s.tookAtLastTime(d):
+		s.mode = holding // a replay, or the job repeating itself
+	default:
+		s.take(e, d) // another entry of the same time: a long line's next piece
 	}
 }
 
-func (f *frameSplitter) startFrame() {
-	f.got = 0
-	f.kind, f.left = f.header[0], int(binary.BigEndian.Uint32(f.header[4:]))
-	if f.kind > frameSystemErr {
-		f.err = fmt.Errorf("unrecognized log stream header %v", f.header)
+func (s *streamOutput) take(e entry, d uint64) {
+	s.last = s.last.next(e.time)
+	s.taken = append(s.taken, mark{digest: d, time: e.time.UnixNano(), size: uint32(len(e.text))})
+	s.sink.live(e.text)
+	s.sink.keep(e.text)
+}
+
+// tookAtLastTime reports whether an entry with digest d was taken at the
+// time of the last one taken.
+func (s *streamOutput) tookAtLastTime(d uint64) bool {
+	for _, m := range s.taken[len(s.taken)-s.last.nth:] {
+		if m.digest == d {
+			return true
+		}
+	}
+	return false
+}
+
+// skipReplayed skips an entry the follower serves again, checking it
+// against the one taken at its place, until the replay is back at the
+// last entry taken.
+func (s *streamOutput) skipReplayed(e entry, d uint64) {
+	s.replayed = s.replayed.next(e.time)
+	switch r := s.replayed; {
+	case r.time.Before(s.last.time):
+	case r.time.Equal(s.last.time) && r.nth <= s.last.nth:
+		if s.taken[len(s.taken)-s.last.nth+r.nth-1].digest != d {
+			s.mode = holding // not a replay of what was taken: let the final read settle it
+		} else if r.nth == s.last.nth {
+			s.mode = following
+		}
+	default:
+		s.mode = holding // past the last entry taken without meeting it
+	}
+}
+
+// settled takes an entry of the final read, whose digest is d. The read
+// serves the log from its start, or, rotated, from the first entry the
+// engine kept.
+func (s *streamOutput) settled(e entry, d uint64, rotated bool) {
+	if !s.started {
+		s.started = true
+		if rotated {
+			s.lineUp(e.time, d)
+		}
+	}
+	size := int64(len(e.text))
+	switch {
+	case s.next < len(s.taken) && s.taken[s.next].digest == d: // the follower took it
+		s.next++
+		s.matched += size
+		if s.rebuilding {
+			s.sink.keep(e.text)
+		}
+	case s.next < len(s.taken): // the follower skipped it
+		s.rebuild()
+		s.sink.keep(e.text)
+		s.miss(size)
+	default: // the follower never got this far
+		s.closeMiss()
+		s.sink.live(e.text)
+		s.sink.keep(e.text)
+	}
+}
+
+// lineUp places the final read's first entry of the stream, logged at t
+// with digest d, among the entries taken, once the engine rotated the
+// start of the log away: the entries taken before it are no longer in the
+// log and cannot be checked, nor can it be told what else was lost before
+// t (the follower may have skipped entries, or the first ones).
+func (s *streamOutput) lineUp(t time.Time, d uint64) {
+	i := sort.Search(len(s.taken), func(i int) bool { return s.taken[i].time >= t.UnixNano() })
+	for j := i; j < len(s.taken) && s.taken[j].time == t.UnixNano(); j++ {
+		if s.taken[j].digest == d { // the log may start inside a long line
+			i = j
+			break
+		}
+	}
+	s.uncheckedBefore(i, t)
+}
+
+// uncheckedBefore notes that the first n entries taken, and whatever else
+// the stream logged before t, cannot be checked: the final read goes on
+// from the n-th.
+func (s *streamOutput) uncheckedBefore(n int, t time.Time) {
+	gap := outputGap{stream: s.sink.name, size: s.bytesTaken(n), unverified: true, before: t}
+	if n == len(s.taken) && n > 0 {
+		gap.after = time.Unix(0, s.taken[n-1].time).UTC()
+	}
+	s.gaps = append(s.gaps, gap)
+	s.next, s.matched = n, gap.size
+}
+
+// rebuild makes the Result follow the final read from where the follower
+// left it: it keeps what both had.
+func (s *streamOutput) rebuild() {
+	if !s.rebuilding {
+		s.rebuilding = true
+		s.sink.truncate(s.matched)
+	}
+}
+
+// miss notes that the writer lacks an entry of size bytes.
+func (s *streamOutput) miss(size int64) {
+	if s.missed == nil {
+		s.missed = &outputGap{stream: s.sink.name, offset: s.sink.kept - size, inResult: true}
+	}
+	s.missed.size += size
+}
+
+func (s *streamOutput) closeMiss() {
+	if s.missed != nil {
+		s.gaps = append(s.gaps, *s.missed)
+		s.missed = nil
+	}
+}
+
+// finish ends the final read. When the engine rotated the start of the
+// log away, a stream the read served none of may have lost entries logged
+// before first, the read's first. Taken entries the read did not serve
+// reached the writer but are not in the job's log.
+func (s *streamOutput) finish(rotated bool, first time.Time) {
+	s.closeMiss()
+	if rotated && !s.started {
+		s.uncheckedBefore(sort.Search(len(s.taken), func(i int) bool { return s.taken[i].time >= first.UnixNano() }), first)
+	}
+	if s.next < len(s.taken) {
+		s.rebuild()
+		extra := s.bytesTaken(len(s.taken)) - s.bytesTaken(s.next)
+		s.gaps = append(s.gaps, outputGap{stream: s.sink.name, offset: s.sink.kept, size: extra, extra: true})
+	}
+}
+
+// bytesTaken is the size of the first n entries taken.
+func (s *streamOutput) bytesTaken(n int) int64 {
+	var total int64
+	for _, m := range s.taken[:n] {
+		total += int64(m.size)
+	}
+	return total
+}
+
+// outputGap is a part of a stream that the writer or the Result lacks, or
+// that could not be checked.
+type outputGap struct {
+	stream string
+	// offset is where in the stream it is, size how many bytes (-1: the
+	// engine cannot tell); after and before, when set, bound the times of
+	// entries that may be lost.
+	offset, size  int64
+	after, before time.Time
+	// inResult: only the writer lacks them. extra: the writer got them
+	// although the log does not have them. unverified: taken while the job
+	// ran, but gone from the log by its end, so not checked.
+	inResult, extra, unverified bool
+}
+
+// digestSeed keys the entries' digests, for this process.
+var digestSeed = maphash.MakeSeed()
+
+// digestOf identifies an entry by its stream, time and text.
+func digestOf(e entry) uint64 {
+	var h maphash.Hash
+	h.SetSeed(digestSeed)
+	var stamp [9]byte
+	binary.LittleEndian.PutUint64(stamp[:], uint64(e.time.UnixNano()))
+	if e.stderr {
+		stamp[8] = 1
+	}
+	_, _ = h.Write(stamp[:])
+	_, _ = h.Write(e.text)
+	return h.Sum64()
+}
+
+// sink is where one stream of a task goes: the job's live writer, and
+// the Result, up to its limit, with the end of it for an ExitError.
+type sink struct {
+	name string // "stdout" or "stderr"
+	w    *liveWriter
+	// kept counts the bytes of the Result's stream, of which buf holds
+	// the first limit and tail the last tailSize.
+	kept  int64
+	limit int
+	buf   []byte
+	tail  tail
+}
+
+func newSink(name string, w *liveWriter, limit int) *sink {
+	return &sink{name: name, w: w, limit: limit, tail: tail{size: stderrTailSize}}
+}
+
+// live writes p to the job's writer.
+func (s *sink) live(p []byte) { s.w.write(p) }
+
+// keep appends p to the Result's stream.
+func (s *sink) keep(p []byte) {
+	if room := s.limit - len(s.buf); room > 0 {
+		s.buf = append(s.buf, p[:min(room, len(p))]...)
+	}
+	s.tail.write(p)
+	s.kept += int64(len(p))
+}
+
+// liveWriter is the caller's writer of one stream of a job, shared by its
+// tasks: after an error it gets nothing more.
+type liveWriter struct {
+	w       io.Writer
+	written int64
+	err     error
+}
+
+func (l *liveWriter) write(p []byte) {
+	if l == nil || l.w == nil || l.err != nil || len(p) == 0 {
 		return
 	}
-	f.stamp, f.stamped, f.first, f.daemonErr = f.stamp[:0], false, true, f.daemonErr[:0]
-	if f.left == 0 {
-		f.endFrame()
+	n, err := l.w.Write(p)
+	l.written += int64(n)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
 	}
+	l.err = err
 }
 
-func (f *frameSplitter) payload(p []byte) {
-	if f.kind == frameSystemErr {
-		f.daemonErr = append(f.daemonErr, p...)
+// truncate cuts the Result's stream back to its first n bytes.
+func (s *sink) truncate(n int64) {
+	if n >= s.kept {
 		return
 	}
-	if !f.stamped {
-		p = f.readStamp(p)
+	s.kept = n
+	if n < int64(len(s.buf)) {
+		s.buf = s.buf[:n]
 	}
-	if f.stamped && len(p) > 0 {
-		f.to(entryPiece{kind: f.kind, time: f.time, first: f.first, text: p})
-		f.first = false
-	}
-}
-
-// readStamp collects the timestamp at the start of a frame's payload and
-// returns the text after it.
-func (f *frameSplitter) readStamp(p []byte) []byte {
-	i := bytes.IndexByte(p, ' ')
-	if i < 0 {
-		f.stamp = append(f.stamp, p...)
-		if len(f.stamp) > maxStampLen {
-			f.stamped, p = true, f.stamp
-		} else {
-			p = nil
-		}
-		return p
-	}
-	f.stamp = append(f.stamp, p[:i]...)
-	t, err := time.Parse(time.RFC3339Nano, string(f.stamp))
-	if err != nil { // not a timestamp after all: all of it is text
-		f.stamped = true
-		return append(append(f.stamp, ' '), p[i+1:]...)
-	}
-	f.stamped, f.time = true, t
-	return p[i+1:]
-}
-
-// endFrame ends the current frame: the engine's own error ends the read.
-func (f *frameSplitter) endFrame() {
-	if f.kind == frameSystemErr {
-		f.err = fmt.Errorf("error from daemon in stream: %s", f.daemonErr)
-		return
-	}
-	if !f.stamped && len(f.stamp) > 0 { // a short payload without a timestamp: text
-		f.stamped = true
-		f.to(entryPiece{kind: f.kind, time: f.time, first: f.first, text: f.stamp})
-		f.first = false
-	}
-	if f.first {
-		f.to(entryPiece{kind: f.kind, time: f.time, first: true}) // an empty entry still counts
+	s.tail.buf = s.tail.buf[:0]
+	if n == int64(len(s.buf)) { // the end of the stream is still there
+		s.tail.write(s.buf[max(0, len(s.buf)-s.tail.size):])
 	}
 }
 
-// capped keeps the first limit bytes written to it and counts the rest.
-type capped struct {
-	limit   int
-	buf     []byte
-	dropped int64
-}
-
-func (c *capped) write(p []byte) {
-	room := max(c.limit-len(c.buf), 0)
-	n := min(room, len(p))
-	c.buf = append(c.buf, p[:n]...)
-	c.dropped += int64(len(p) - n)
-}
+// dropped counts the bytes of the stream beyond the limit.
+func (s *sink) dropped() int64 { return s.kept - int64(len(s.buf)) }
 
 // tail keeps the last size bytes written to it.
 type tail struct {

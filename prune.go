@@ -94,9 +94,11 @@ func (r *Runner) removeFinished(ctx context.Context, services []swarm.Service, t
 }
 
 // lastTaskIfFinished returns the newest task and whether every task ended
-// (a service with no task yet has not).
+// (a service with no task yet has not). The task that a stopped job's
+// service makes in place of its own never runs: it does not count.
 func lastTaskIfFinished(tasks []swarm.Task) (swarm.Task, bool) {
 	var last swarm.Task
+	tasks = jobTasks(tasks)
 	for _, t := range tasks {
 		if !TaskState(t.Status.State).Terminal() {
 			return last, false

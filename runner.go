@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -22,6 +21,7 @@ type engine interface {
 	ServiceCreate(context.Context, client.ServiceCreateOptions) (client.ServiceCreateResult, error)
 	ServiceInspect(context.Context, string, client.ServiceInspectOptions) (client.ServiceInspectResult, error)
 	ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error)
+	ServiceUpdate(context.Context, string, client.ServiceUpdateOptions) (client.ServiceUpdateResult, error)
 	ServiceRemove(context.Context, string, client.ServiceRemoveOptions) (client.ServiceRemoveResult, error)
 	TaskList(context.Context, client.TaskListOptions) (client.TaskListResult, error)
 	TaskLogs(context.Context, string, client.TaskLogsOptions) (client.TaskLogsResult, error)
@@ -41,14 +41,20 @@ type Runner struct {
 	api    engine
 	closer io.Closer // the client NewRunner made, if it made one
 	log    *slog.Logger
+	clock  clock
 	watch  *watcher
+
+	mu       sync.Mutex
+	closed   bool
+	inFlight map[*Job]bool
+	running  sync.WaitGroup // the supervisors, and Starts under way
 }
 
 // NewRunner makes a Runner. Without WithClient it talks to the engine named
 // by the environment (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH,
 // DOCKER_API_VERSION), negotiating the API version (1.41 and later).
 func NewRunner(opts ...RunnerOption) (*Runner, error) {
-	r := &Runner{log: slog.New(slog.DiscardHandler)}
+	r := &Runner{log: slog.New(slog.DiscardHandler), clock: realClock{}}
 	for _, opt := range opts {
 		if err := opt(r); err != nil {
 			return nil, err
@@ -61,15 +67,32 @@ func NewRunner(opts ...RunnerOption) (*Runner, error) {
 		}
 		r.api, r.closer = c, c
 	}
-	r.watch = newWatcher(r.api, r.log)
+	r.watch = newWatcher(r.api, r.log, r.clock)
+	r.inFlight = map[*Job]bool{}
 	return r, nil
 }
 
-// Close stops the Runner's shared event stream and poll, and closes the
-// client NewRunner made (not one given with WithClient). Wait for the jobs
-// in flight first: their Wait returns ErrRunnerClosed, and their services
-// can no longer be removed through a client that Close closed.
+// Close stops the Runner's jobs in flight, as a cancelled context would
+// (their Wait returns a *StopError matching ErrRunnerClosed), waits until
+// they have stopped and their services are gone, then stops the shared
+// event stream and poll and closes the client NewRunner made (not one
+// given with WithClient). A closed Runner starts no job.
 func (r *Runner) Close() error {
+	r.mu.Lock()
+	already := r.closed
+	r.closed = true
+	jobs := make([]*Job, 0, len(r.inFlight))
+	for j := range r.inFlight {
+		jobs = append(jobs, j)
+	}
+	r.mu.Unlock()
+	if already {
+		return nil
+	}
+	for _, j := range jobs {
+		j.requestStop(stopReason{err: ErrRunnerClosed, by: "Runner.Close"})
+	}
+	r.running.Wait()
 	r.watch.close()
 	if r.closer != nil {
 		return r.closer.Close()
@@ -82,62 +105,122 @@ var defaultRunner = sync.OnceValues(func() (*Runner, error) { return NewRunner()
 // Run starts a job, waits for it and removes its service: Start, then Wait.
 // See the package-level Run for what it returns.
 func (r *Runner) Run(ctx context.Context, spec JobSpec, opts ...Option) (*Result, error) {
-	job, err := r.Start(ctx, spec, opts...)
+	const by = "the context given to Run"
+	job, err := r.startJob(ctx, spec, opts, by)
 	if err != nil {
 		return nil, err
 	}
-	return job.Wait(ctx)
+	return job.wait(ctx, by)
 }
 
-// Start validates the spec, checks the secrets, configs and networks it names
-// against the swarm, and creates the job's service. Nothing is created when
-// it returns an error. The job stops when ctx is done or its Timeout expires.
+// Start validates the spec, checks the secrets, configs and networks it
+// names against the swarm, creates the job's service and starts its
+// supervisor (see Job). Nothing is left on the swarm when it returns an
+// error. The job is stopped when ctx is done, as exec.CommandContext's
+// process is killed: once the create request is sent, Start sees it
+// through and returns the Job, which its supervisor then stops at once.
 func (r *Runner) Start(ctx context.Context, spec JobSpec, opts ...Option) (*Job, error) {
+	return r.startJob(ctx, spec, opts, "the context given to Start")
+}
+
+// startJob is Start, with the words for whose context stops the job.
+func (r *Runner) startJob(ctx context.Context, spec JobSpec, opts []Option, by string) (*Job, error) {
 	spec, err := applyOptions(spec, opts)
 	if err != nil {
 		return nil, err
 	}
+	if !r.beginStart() {
+		return nil, fmt.Errorf("oneshot: start job: %w", ErrRunnerClosed)
+	}
+	job, err := r.start(ctx, spec, by)
+	if err != nil {
+		r.running.Done()
+		return nil, err
+	}
+	return job, nil
+}
+
+func (r *Runner) start(ctx context.Context, spec JobSpec, by string) (*Job, error) {
+	name := spec.Name
+	if name == "" {
+		name = uniqueName()
+	}
 	ids, err := r.resolve(ctx, &spec)
 	if err != nil {
-		return nil, r.explain(ctx, "check the job's secrets, configs and networks", err)
+		return nil, r.notStarted(ctx, name, "check the job's secrets, configs and networks", err)
 	}
 	auth, err := spec.RegistryAuth.encode()
 	if err != nil {
 		return nil, &SpecError{Field: "RegistryAuth", Problem: err.Error()}
 	}
-	name := spec.Name
-	if name == "" {
-		name = uniqueName()
-	}
-	started := time.Now()
+	started := r.clock.Now()
 	r.watch.ensureRunning() // the event stream should be open before the task can end
-	created, err := r.api.ServiceCreate(ctx, client.ServiceCreateOptions{
-		Spec:                spec.serviceSpec(name, ids, started),
-		EncodedRegistryAuth: auth,
-	})
+	id, err := r.createService(ctx, spec.serviceSpec(name, ids, started), auth)
 	if err != nil {
 		if cerrdefs.IsConflict(err) || cerrdefs.IsAlreadyExists(err) {
 			return nil, &SpecError{Field: "Name", Problem: fmt.Sprintf("a service named %q already exists", name), Fix: "choose another name, or leave Name empty for a unique one"}
 		}
-		return nil, r.explain(ctx, "create the job's service", err)
+		return nil, r.notStarted(ctx, name, "create the job's service", err)
 	}
-	r.log.Debug("oneshot: created job service", "service", name, "id", created.ID, "image", spec.Image, "warnings", created.Warnings)
-	job := &Job{runner: r, spec: spec, name: name, id: created.ID, started: started, watch: r.watch.add(created.ID)}
-	job.ctx, job.cancel = jobContext(ctx, spec.Timeout)
+	r.log.Debug("oneshot: created job service", "service", name, "id", id, "image", spec.Image)
+	job := &Job{runner: r, spec: spec, name: name, id: id, started: started, stopping: make(chan struct{}), done: make(chan struct{})}
+	jw := r.watch.add(id)
+	r.register(job)
+	job.watchForStop(ctx, by)
+	go job.supervise(jw)
 	return job, nil
 }
 
-// jobContext is done when ctx is done or the job's own timeout expires; it
-// outlives Start's return, as exec.CommandContext's context does.
-func jobContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	if timeout > 0 {
-		return context.WithTimeoutCause(ctx, timeout, errJobTimeout)
+// notStarted says why the job could not start: its context was done, or
+// what the engine said, explained.
+func (r *Runner) notStarted(ctx context.Context, name, doing string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("oneshot: job %s not started: %w", name, ctxErr)
 	}
-	return context.WithCancel(ctx)
+	return r.explain(ctx, doing+" ("+name+")", err)
 }
 
-// errJobTimeout is the cause of a job context whose Timeout expired.
-var errJobTimeout = errors.New("job timeout")
+// watchForStop makes Start's context, the job's timeout and a Runner
+// being closed stop the job.
+func (j *Job) watchForStop(ctx context.Context, by string) {
+	j.release = append(j.release, context.AfterFunc(ctx, func() { j.requestStop(contextStop(ctx, by)) }))
+	if d := j.spec.Timeout; d > 0 {
+		t := j.clock().AfterFunc(d, func() {
+			j.requestStop(stopReason{err: context.DeadlineExceeded, by: fmt.Sprintf("its timeout of %s", d)})
+		})
+		j.release = append(j.release, t.Stop)
+	}
+}
+
+// beginStart counts a Start under way, unless the Runner is closed.
+func (r *Runner) beginStart() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.running.Add(1)
+	return true
+}
+
+// register notes a job in flight; one started while Close runs is stopped.
+func (r *Runner) register(j *Job) {
+	r.mu.Lock()
+	r.inFlight[j] = true
+	closing := r.closed
+	r.mu.Unlock()
+	if closing {
+		j.requestStop(stopReason{err: ErrRunnerClosed, by: "Runner.Close"})
+	}
+}
+
+// jobDone notes that a job's supervisor has finished.
+func (r *Runner) jobDone(j *Job) {
+	r.mu.Lock()
+	delete(r.inFlight, j)
+	r.mu.Unlock()
+	r.running.Done()
+}
 
 // explain turns an engine error into one that says what to do, diagnosing
 // an engine that is unreachable or not a swarm manager.

@@ -24,7 +24,7 @@ func TestStartExplainsAnEngineThatIsNoManager(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, f := newFakeRunner(t)
+			r, f, _ := newFakeRunner(t)
 			f.createErr = notManager
 			f.info.Swarm = tc.info
 			_, err := r.Start(context.Background(), JobSpec{Image: "app:v1"})
@@ -37,7 +37,7 @@ func TestStartExplainsAnEngineThatIsNoManager(t *testing.T) {
 }
 
 func TestStartRefusesBadSpecsBeforeCreatingAnything(t *testing.T) {
-	r, f := newFakeRunner(t)
+	r, f, _ := newFakeRunner(t)
 	_, err := r.Start(context.Background(), JobSpec{}, WithSecret("no-such-secret"))
 	var specErr *SpecError
 	require.ErrorAs(t, err, &specErr)
@@ -49,7 +49,7 @@ func TestStartRefusesBadSpecsBeforeCreatingAnything(t *testing.T) {
 }
 
 func TestStartReportsEveryMissingName(t *testing.T) {
-	r, f := newFakeRunner(t)
+	r, f, _ := newFakeRunner(t)
 	_, err := r.Start(context.Background(), JobSpec{Image: "app:v1"},
 		WithSecret("db-password"), WithSecret("no-such-secret"), WithSecret("nor-this"), WithConfig("no-such-config", "/c"), WithNetwork("no-such-network"))
 	assert.Equal(t, []string{"Secrets[1].Name", "Secrets[2].Name", "Configs[0].Name", "Networks[0].Name"}, specErrorFields(t, err))
@@ -57,7 +57,7 @@ func TestStartReportsEveryMissingName(t *testing.T) {
 }
 
 func TestStartRefusesATakenName(t *testing.T) {
-	r, f := newFakeRunner(t)
+	r, f, _ := newFakeRunner(t)
 	f.createErr = cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object")
 	_, err := r.Start(context.Background(), JobSpec{Image: "app:v1", Name: "nightly-backup"})
 	var specErr *SpecError
@@ -67,8 +67,8 @@ func TestStartRefusesATakenName(t *testing.T) {
 }
 
 func TestStartMapsSecretNamesToIDs(t *testing.T) {
-	r, f := newFakeRunner(t)
-	job := startFake(t, r, "job1", WithSecret("db-password"), WithKeep())
+	r, f, _ := newFakeRunner(t)
+	job := startJob(t, context.Background(), r, "job1", WithSecret("db-password"), WithKeep())
 	require.Len(t, f.created, 1)
 	refs := f.created[0].Spec.TaskTemplate.ContainerSpec.Secrets
 	require.Len(t, refs, 1)

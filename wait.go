@@ -45,13 +45,18 @@ const (
 // poll (one TaskList call per tick covering every job in flight) and one
 // engine event stream that wakes the poll at once when a job's container
 // dies on this node, a node changes state or a service is removed. The task
-// list is the truth; events only make it be read sooner.
+// list is the truth; events only make it be read sooner. Each job's
+// supervisor (supervise.go) reads its own snapshot of it.
 type watcher struct {
-	api engine
-	log *slog.Logger
+	api   engine
+	log   *slog.Logger
+	clock clock
 
 	wake  chan struct{} // buffered: poll now
 	burst atomic.Bool   // with the wake: keep polling fast for burstLen
+	polls atomic.Uint64 // numbers the polls, counting those started
+	// afterPoll, if set, is called after each poll: tests wait on it.
+	afterPoll func()
 
 	mu     sync.Mutex
 	jobs   map[string]*jobWatch // by service ID
@@ -82,7 +87,7 @@ func (n nodeInfo) lost() bool {
 }
 
 // jobWatch is one job's view of the watcher: its latest snapshot and a
-// channel that says a new one is there.
+// channel that says a new one is there (after every poll).
 type jobWatch struct {
 	serviceID string
 	changed   chan struct{} // buffered: the snapshot changed
@@ -100,10 +105,12 @@ type snapshot struct {
 	localExit bool                 // its container's die event was seen on this node
 	err       error                // the last poll's error, nil once a poll succeeds
 	errSince  time.Time            // when polls started failing
+	polled    time.Time            // when the last successful poll started
+	seq       uint64               // and its number (see pollsStarted)
 }
 
-func newWatcher(api engine, log *slog.Logger) *watcher {
-	return &watcher{api: api, log: log, wake: make(chan struct{}, 1), jobs: map[string]*jobWatch{}, nodes: map[string]nodeInfo{}}
+func newWatcher(api engine, log *slog.Logger, c clock) *watcher {
+	return &watcher{api: api, log: log, clock: c, wake: make(chan struct{}, 1), jobs: map[string]*jobWatch{}, nodes: map[string]nodeInfo{}}
 }
 
 // ensureRunning starts the poll and the event stream if they are not running.
@@ -131,9 +138,6 @@ func (w *watcher) add(id string) *jobWatch {
 	w.mu.Lock()
 	w.jobs[id] = jw
 	w.ensureRunningLocked()
-	if w.closed {
-		jw.failed(ErrRunnerClosed)
-	}
 	w.mu.Unlock()
 	w.wakeUp()
 	return jw
@@ -153,7 +157,7 @@ func (w *watcher) watching(id string) bool {
 	return w.jobs[id] != nil
 }
 
-// close stops the loops and tells the jobs still in flight.
+// close stops the loops for good; the Runner stops its jobs first.
 func (w *watcher) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -161,9 +165,6 @@ func (w *watcher) close() {
 	if w.stop != nil {
 		w.stop()
 		w.stop = nil
-	}
-	for _, jw := range w.jobs {
-		jw.failed(ErrRunnerClosed)
 	}
 }
 
@@ -184,38 +185,58 @@ func (w *watcher) wakeUp() {
 // pollLoop reads the tasks of every job in flight, one TaskList call a
 // tick, until no job has been in flight for idleLinger.
 func (w *watcher) pollLoop(ctx context.Context) {
-	interval := minPoll
-	idleSince := time.Now()
-	var burstUntil time.Time
+	p := pace{interval: minPoll}
+	idleSince := w.clock.Now()
 	for {
 		jobs := w.inFlight()
 		if len(jobs) > 0 {
-			idleSince = time.Now()
-			changed := w.poll(ctx, jobs)
-			switch {
-			case time.Now().Before(burstUntil):
-				interval = burstPoll
-			case changed:
-				interval = minPoll
-			default:
-				interval = min(time.Duration(float64(interval)*pollBackoff), maxPoll)
+			idleSince = w.clock.Now()
+			p.polled(w.poll(ctx, jobs), w.clock.Now())
+			if w.afterPoll != nil {
+				w.afterPoll()
 			}
 		} else if w.stopIfIdle(idleSince) {
 			return
 		}
-		timer := time.NewTimer(interval)
+		timer := w.clock.NewTimer(p.interval)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
 		case <-w.wake:
-			interval = minPoll
-			if w.burst.Swap(false) {
-				burstUntil = time.Now().Add(burstLen)
-			}
-		case <-timer.C:
+			p.woken(w.burst.Swap(false), w.clock.Now())
+		case <-timer.C():
 		}
 		timer.Stop()
+	}
+}
+
+// pace is the shared poll's interval: minPoll while anything changes or an
+// event wakes it (burstPoll for burstLen after an event that says a task's
+// state is about to change), backing off by pollBackoff while nothing
+// changes, up to maxPoll.
+type pace struct {
+	interval   time.Duration
+	burstUntil time.Time
+}
+
+// polled sets the interval after a poll that found changes or not.
+func (p *pace) polled(changed bool, now time.Time) {
+	switch {
+	case now.Before(p.burstUntil):
+		p.interval = burstPoll
+	case changed:
+		p.interval = minPoll
+	default:
+		p.interval = min(time.Duration(float64(p.interval)*pollBackoff), maxPoll)
+	}
+}
+
+// woken resets the interval when the poll is woken, for a burst if asked.
+func (p *pace) woken(burst bool, now time.Time) {
+	p.interval = minPoll
+	if burst {
+		p.burstUntil = now.Add(burstLen)
 	}
 }
 
@@ -223,7 +244,7 @@ func (w *watcher) pollLoop(ctx context.Context) {
 func (w *watcher) stopIfIdle(idleSince time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.jobs) > 0 || time.Since(idleSince) < idleLinger {
+	if len(w.jobs) > 0 || w.clock.Now().Sub(idleSince) < idleLinger {
 		return false
 	}
 	if w.stop != nil {
@@ -250,6 +271,7 @@ func (w *watcher) poll(ctx context.Context, jobs map[string]*jobWatch) bool {
 	for id := range jobs {
 		filters.Add("service", id)
 	}
+	p := w.startPoll()
 	list, err := w.api.TaskList(ctx, client.TaskListOptions{Filters: filters})
 	if cerrdefs.IsNotFound(err) {
 		// A service filter naming a removed service fails the whole list:
@@ -269,7 +291,7 @@ func (w *watcher) poll(ctx context.Context, jobs map[string]*jobWatch) bool {
 	changed := false
 	for id, jw := range jobs {
 		gone := len(byService[id]) == 0 && jw.hadTasks() && w.serviceGone(ctx, id)
-		if jw.update(byService[id], nodes, gone) {
+		if jw.update(byService[id], nodes, gone, p) {
 			changed = true
 		}
 	}
@@ -281,19 +303,34 @@ func (w *watcher) poll(ctx context.Context, jobs map[string]*jobWatch) bool {
 func (w *watcher) pollEach(ctx context.Context, jobs map[string]*jobWatch) bool {
 	changed := false
 	for id, jw := range jobs {
+		p := w.startPoll()
 		list, err := w.api.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id)})
 		switch {
 		case cerrdefs.IsNotFound(err):
-			changed = jw.update(nil, nil, true) || changed
+			changed = jw.update(nil, nil, true, p) || changed
 		case err != nil:
 			w.pollFailed(ctx, map[string]*jobWatch{id: jw}, err)
 		default:
 			w.pollSucceeded()
-			changed = jw.update(list.Items, w.nodesFor(ctx, list.Items), false) || changed
+			changed = jw.update(list.Items, w.nodesFor(ctx, list.Items), false, p) || changed
 		}
 	}
 	return changed
 }
+
+// pollStart is when a poll started, and its number.
+type pollStart struct {
+	at  time.Time
+	seq uint64
+}
+
+func (w *watcher) startPoll() pollStart {
+	return pollStart{at: w.clock.Now(), seq: w.polls.Add(1)}
+}
+
+// pollsStarted numbers the last poll started: a snapshot with a higher
+// number comes from a poll that started after this call.
+func (w *watcher) pollsStarted() uint64 { return w.polls.Load() }
 
 func (w *watcher) pollFailed(ctx context.Context, jobs map[string]*jobWatch, err error) {
 	if ctx.Err() != nil {
@@ -304,7 +341,7 @@ func (w *watcher) pollFailed(ctx context.Context, jobs map[string]*jobWatch, err
 	w.mu.Unlock()
 	w.log.Debug("oneshot: task poll failed", "err", err)
 	for _, jw := range jobs {
-		jw.failed(err)
+		jw.failed(err, w.clock.Now())
 	}
 }
 
@@ -313,7 +350,7 @@ func (w *watcher) pollSucceeded() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.pollFailing {
-		w.pollFailing, w.backAt = false, time.Now()
+		w.pollFailing, w.backAt = false, w.clock.Now()
 	}
 }
 
@@ -321,7 +358,7 @@ func (w *watcher) pollSucceeded() {
 // the node list when a node is new or the list is older than nodeRefresh.
 func (w *watcher) nodesFor(ctx context.Context, tasks []swarm.Task) map[string]nodeInfo {
 	w.mu.Lock()
-	stale := time.Since(w.nodeAt) > nodeRefresh
+	stale := w.clock.Now().Sub(w.nodeAt) > nodeRefresh
 	for _, t := range tasks {
 		if _, known := w.nodes[t.NodeID]; t.NodeID != "" && !known {
 			stale = true
@@ -335,7 +372,7 @@ func (w *watcher) nodesFor(ctx context.Context, tasks []swarm.Task) map[string]n
 				nodes[n.ID] = nodeInfo{hostname: n.Description.Hostname, state: n.Status.State}
 			}
 			w.mu.Lock()
-			w.nodes, w.nodeAt = nodes, time.Now()
+			w.nodes, w.nodeAt = nodes, w.clock.Now()
 			w.mu.Unlock()
 		} else {
 			w.log.Debug("oneshot: node list failed", "err", err)
@@ -366,7 +403,7 @@ func (w *watcher) noteLoss(id string, n nodeInfo) nodeInfo {
 		w.downSince = map[string]time.Time{}
 	}
 	if _, seen := w.downSince[id]; !seen {
-		w.downSince[id] = time.Now()
+		w.downSince[id] = w.clock.Now()
 	}
 	n.lostFrom = w.downSince[id].Add(nodeLossConfirm)
 	if recovered := w.backAt.Add(managerRecoveryGrace); !w.backAt.IsZero() && recovered.After(n.lostFrom) {
@@ -393,10 +430,10 @@ func (w *watcher) serviceGone(ctx context.Context, id string) bool {
 // eventLoop keeps one engine event stream open, reopening it after errors,
 // and wakes the poll when an event may concern a job.
 func (w *watcher) eventLoop(ctx context.Context) {
-	retry := 50 * time.Millisecond
+	var retry time.Duration // none for a stream that lived a while
 	var since string
 	for ctx.Err() == nil {
-		opened := time.Now()
+		opened := w.clock.Now()
 		last, err := w.streamEvents(ctx, since)
 		if last != "" {
 			since = last
@@ -404,18 +441,16 @@ func (w *watcher) eventLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if w.clock.Now().Sub(opened) > maxEventRetry {
+			retry = 0
+		}
 		w.log.Debug("oneshot: event stream broke; reopening", "err", err, "in", retry)
 		w.markNodesStale()
 		w.wakeUp() // events may have been missed: read the levels again
-		if time.Since(opened) > maxEventRetry {
-			retry = 50 * time.Millisecond
-		}
-		select {
-		case <-ctx.Done():
+		if retry > 0 && !sleep(w.clock, retry, ctx.Done()) {
 			return
-		case <-time.After(retry):
 		}
-		retry = min(retry*2, maxEventRetry)
+		retry = min(max(2*retry, 50*time.Millisecond), maxEventRetry)
 	}
 }
 
@@ -473,36 +508,36 @@ func (jw *jobWatch) snapshot() snapshot {
 	return jw.snap
 }
 
-// update stores a successful poll's view of the job and reports whether its
-// tasks, their nodes or its existence changed.
-func (jw *jobWatch) update(tasks []swarm.Task, nodes map[string]nodeInfo, gone bool) bool {
+// update stores a successful poll's view of the job, started at polled,
+// tells the job, and reports whether its tasks, their nodes or its
+// existence changed.
+func (jw *jobWatch) update(tasks []swarm.Task, nodes map[string]nodeInfo, gone bool, p pollStart) bool {
 	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].CreatedAt.Before(tasks[j].CreatedAt) })
 	jw.mu.Lock()
 	defer jw.mu.Unlock()
 	old := jw.snap
 	changed := gone != old.gone || old.err != nil || !sameTasks(old.tasks, tasks) || !sameNodes(old.nodes, nodes)
 	jw.snap.tasks, jw.snap.nodes, jw.snap.gone, jw.snap.err = tasks, nodes, gone, nil
+	jw.snap.polled, jw.snap.seq = p.at, p.seq
 	firstSeen := make(map[string]time.Time, len(tasks))
 	for _, t := range tasks {
 		if seen, ok := old.firstSeen[t.ID]; ok {
 			firstSeen[t.ID] = seen
 		} else {
-			firstSeen[t.ID] = time.Now()
+			firstSeen[t.ID] = p.at
 		}
 	}
 	jw.snap.firstSeen = firstSeen
-	if changed {
-		jw.signal()
-	}
+	jw.signal()
 	return changed
 }
 
 // failed records a failed poll; the job sees it in its next snapshot.
-func (jw *jobWatch) failed(err error) {
+func (jw *jobWatch) failed(err error, now time.Time) {
 	jw.mu.Lock()
 	defer jw.mu.Unlock()
 	if jw.snap.err == nil {
-		jw.snap.errSince = time.Now()
+		jw.snap.errSince = now
 	}
 	jw.snap.err = err
 	jw.signal()

@@ -1,7 +1,6 @@
 package oneshot
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -13,241 +12,148 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func newFakeRunner(t *testing.T) (*Runner, *fakeEngine) {
-	t.Helper()
-	f := newFakeEngine()
-	r, err := NewRunner()
-	require.NoError(t, err)
-	require.NoError(t, r.Close())
-	r = &Runner{api: f, log: r.log}
-	r.watch = newWatcher(f, r.log)
-	t.Cleanup(func() { _ = r.Close() })
-	return r, f
-}
-
-func startFake(t *testing.T, r *Runner, name string, opts ...Option) *Job {
-	t.Helper()
-	job, err := r.Start(context.Background(), JobSpec{Image: "app:v1", Name: name}, opts...)
-	require.NoError(t, err)
-	return job
-}
-
-type waited struct {
-	res *Result
-	err error
-}
-
-func waitAsync(ctx context.Context, job *Job) <-chan waited {
-	ch := make(chan waited, 1)
-	go func() {
-		res, err := job.Wait(ctx)
-		ch <- waited{res, err}
-	}()
-	return ch
-}
-
-func within(t *testing.T, ch <-chan waited, d time.Duration) waited {
-	t.Helper()
-	select {
-	case w := <-ch:
-		return w
-	case <-time.After(d):
-		t.Fatalf("Wait did not return within %s", d)
-		return waited{}
-	}
-}
-
-func TestWaitReturnsTheJobsOutcomeAndRemovesTheService(t *testing.T) {
-	r, f := newFakeRunner(t)
-	var live bytes.Buffer
-	var states []TaskState
-	job := startFake(t, r, "job1", WithStdout(&live), WithStatusFunc(func(s TaskStatus) { states = append(states, s.State) }))
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStatePending, unassigned))
-	ch := waitAsync(context.Background(), job)
-	time.Sleep(50 * time.Millisecond)
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
-	time.Sleep(50 * time.Millisecond)
-	f.setLogs("t1", "hello\n", "oops\n")
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateFailed, exited(3)))
-
-	w := within(t, ch, 2*time.Second)
-	var exitErr *ExitError
-	require.ErrorAs(t, w.err, &exitErr)
-	assert.Equal(t, 3, exitErr.ExitCode())
-	assert.Equal(t, "oops\n", string(exitErr.Stderr))
-	assert.Equal(t, "hello\n", string(w.res.Stdout))
-	assert.Equal(t, "oops\n", string(w.res.Stderr))
-	assert.Equal(t, "hello\n", live.String(), "live output is written once, follower and final read together")
-	assert.Equal(t, []TaskState{StatePending, StateRunning, StateFailed}, states)
-	assert.Equal(t, []string{job.ServiceID()}, f.removed)
-	assert.False(t, w.res.StartedAt.IsZero())
-
-	_, err := job.Wait(context.Background())
-	assert.ErrorIs(t, err, errWaitCalled)
-}
-
-func TestCancelledWaitStillRemovesTheService(t *testing.T) {
-	r, f := newFakeRunner(t)
-	job := startFake(t, r, "job1")
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning, exited(0)))
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := waitAsync(ctx, job)
-	time.Sleep(30 * time.Millisecond)
-	cancel()
-	w := within(t, ch, 2*time.Second)
-	assert.ErrorIs(t, w.err, context.Canceled)
-	assert.Equal(t, StateRunning, w.res.State)
-	assert.Equal(t, -1, w.res.ExitCode)
-	require.Equal(t, []string{job.ServiceID()}, f.removed)
-	assert.NoError(t, f.removeCtxErr[0], "the removal gets a context of its own")
-}
-
-func TestJobTimeoutMatchesDeadlineExceeded(t *testing.T) {
-	r, f := newFakeRunner(t)
-	job := startFake(t, r, "job1", WithTimeout(100*time.Millisecond))
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
-	w := within(t, waitAsync(context.Background(), job), 2*time.Second)
-	assert.ErrorIs(t, w.err, context.DeadlineExceeded)
-	assert.Contains(t, w.err.Error(), "timeout of 100ms")
-	assert.Equal(t, []string{job.ServiceID()}, f.removed)
-}
-
 func TestOnePollServesAllJobs(t *testing.T) {
-	r, f := newFakeRunner(t)
+	r, f, _ := newFakeRunner(t)
+	polls := watchPolls(r)
 	const n = 10
 	var jobs []*Job
 	for i := range n {
-		job := startFake(t, r, fmt.Sprint("job", i))
-		f.setTasks(job.ServiceID(), task("t", 0, swarm.TaskStateRunning))
+		job := startJob(t, context.Background(), r, fmt.Sprint("job", i))
+		running(f, job, fmt.Sprint("t", i))
 		jobs = append(jobs, job)
 	}
-	time.Sleep(500 * time.Millisecond)
-	calls := f.callCount("TaskList")
-	assert.Less(t, calls, 20, "one poll a tick for all jobs, backing off while nothing changes")
+	polls.await(t, r)
 	f.mu.Lock()
-	assert.Equal(t, n, f.listedServices[len(f.listedServices)-1], "the last poll asked for every job at once")
+	lists := f.calls["TaskList"]
 	f.mu.Unlock()
-	for _, job := range jobs {
-		f.setTasks(job.ServiceID(), task("t", 0, swarm.TaskStateComplete, exited(0)))
+	polls.await(t, r)
+	assert.Equal(t, lists+1, f.callCount("TaskList"), "one TaskList a poll, for all the jobs in flight")
+	for i, job := range jobs {
+		f.setTasks(job.ServiceID(), task(fmt.Sprint("t", i), 0, swarm.TaskStateComplete, exited(0)))
 	}
 	for _, job := range jobs {
-		w := within(t, waitAsync(context.Background(), job), 3*time.Second)
+		w := await(t, waitAsync(context.Background(), job), "Wait")
 		assert.NoError(t, w.err)
 	}
 }
 
 func TestAServiceRemovedBehindOurBackEndsOnlyItsJob(t *testing.T) {
-	r, f := newFakeRunner(t)
-	gone := startFake(t, r, "gone")
-	kept := startFake(t, r, "kept")
-	f.setTasks(gone.ServiceID(), task("g", 0, swarm.TaskStateRunning))
-	f.setTasks(kept.ServiceID(), task("k", 0, swarm.TaskStateRunning))
-	goneCh, keptCh := waitAsync(context.Background(), gone), waitAsync(context.Background(), kept)
-	time.Sleep(50 * time.Millisecond)
+	r, f, _ := newFakeRunner(t)
+	st := newStatuses()
+	gone := startJob(t, context.Background(), r, "gone", st.option())
+	kept := startJob(t, context.Background(), r, "kept")
+	running(f, gone, "g")
+	running(f, kept, "k")
+	st.await(t, StateRunning)
 	f.mu.Lock()
 	delete(f.services, gone.ServiceID())
 	delete(f.tasks, gone.ServiceID())
 	f.mu.Unlock()
-	w := within(t, goneCh, 3*time.Second)
+	f.wake()
+	w := await(t, waitAsync(context.Background(), gone), "Wait")
 	assert.ErrorIs(t, w.err, ErrServiceRemoved)
 
 	f.setTasks(kept.ServiceID(), task("k", 0, swarm.TaskStateComplete, exited(0)))
-	w = within(t, keptCh, 3*time.Second)
+	w = await(t, waitAsync(context.Background(), kept), "Wait")
 	assert.NoError(t, w.err)
 }
 
-func TestNodeDownEndsTheWaitWithNodeLost(t *testing.T) {
-	r, f := newFakeRunner(t)
-	job := startFake(t, r, "job1")
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
-	ch := waitAsync(context.Background(), job)
-	time.Sleep(50 * time.Millisecond)
-	f.mu.Lock()
-	f.nodes[0].Status.State = swarm.NodeStateDown
-	f.mu.Unlock()
-	f.events <- events.Message{Type: events.NodeEventType, Action: events.ActionUpdate, Actor: events.Actor{ID: "n1", Attributes: map[string]string{"state.new": "down"}}}
-	w := within(t, ch, nodeLossConfirm+time.Second) // once it has stayed down for nodeLossConfirm
-	require.ErrorIs(t, w.err, ErrNodeLost)
-	assert.Contains(t, w.err.Error(), "node-1 is down")
-}
-
-func TestNodeDownBrieflyDoesNotEndTheWait(t *testing.T) {
+func TestANodeDownBrieflyDoesNotEndTheJob(t *testing.T) {
 	// A manager that restarts sees its workers down until they reconnect.
-	r, f := newFakeRunner(t)
-	job := startFake(t, r, "job1")
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
-	ch := waitAsync(context.Background(), job)
-	time.Sleep(50 * time.Millisecond)
-	setNode := func(state swarm.NodeState) {
-		f.mu.Lock()
-		f.nodes[0].Status.State = state
-		f.mu.Unlock()
-		f.events <- events.Message{Type: events.NodeEventType, Action: events.ActionUpdate, Actor: events.Actor{ID: "n1", Attributes: map[string]string{"state.new": string(state)}}}
-	}
-	setNode(swarm.NodeStateDown)
-	time.Sleep(nodeLossConfirm / 2)
-	setNode(swarm.NodeStateReady)
-	time.Sleep(nodeLossConfirm)
-	select {
-	case w := <-ch:
-		t.Fatalf("Wait returned while the node was back: %v", w.err)
-	default:
-	}
+	r, f, c := newFakeRunner(t)
+	polls := watchPolls(r)
+	st := newStatuses()
+	job := startJob(t, context.Background(), r, "job1", st.option())
+	running(f, job, "t1")
+	st.await(t, StateRunning)
+	f.setNode(swarm.NodeStateDown)
+	polls.await(t, r)
+	c.Advance(nodeLossConfirm / 2)
+	f.setNode(swarm.NodeStateReady)
+	polls.await(t, r)
+	c.Advance(nodeLossConfirm)
+	polls.await(t, r)
 	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
-	w := within(t, ch, 3*time.Second)
+	w := await(t, waitAsync(context.Background(), job), "Wait")
 	require.NoError(t, w.err, "the job's true result")
 }
 
-func TestDieEventWakesTheBackedOffPoll(t *testing.T) {
-	r, f := newFakeRunner(t)
-	job := startFake(t, r, "job1")
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
-	ch := waitAsync(context.Background(), job)
-	time.Sleep(3 * time.Second) // long enough for the poll to slow to maxPoll
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
-	start := time.Now()
+func TestADieEventWakesThePoll(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	st := newStatuses()
+	job := startJob(t, context.Background(), r, "job1", st.option())
+	running(f, job, "t1")
+	st.await(t, StateRunning)
+	// The task ends without the fake engine waking the poll: only the
+	// container's die event can (the fake clock never fires its timer).
+	f.mu.Lock()
+	f.tasks[job.ServiceID()] = []swarm.Task{task("t1", 0, swarm.TaskStateComplete, exited(0))}
+	f.tasks[job.ServiceID()][0].ServiceID = job.ServiceID()
+	f.mu.Unlock()
 	f.events <- events.Message{Type: events.ContainerEventType, Action: events.ActionDie,
 		Actor: events.Actor{ID: "c1", Attributes: map[string]string{"com.docker.swarm.service.id": job.ServiceID()}}}
-	w := within(t, ch, time.Second)
+	w := await(t, waitAsync(context.Background(), job), "Wait")
 	require.NoError(t, w.err)
-	assert.Less(t, time.Since(start), 200*time.Millisecond, "the event made the poll look at once")
 }
 
-func TestEventStreamIsReopenedAfterAnError(t *testing.T) {
-	r, f := newFakeRunner(t)
-	startFake(t, r, "job1")
-	require.Eventually(t, func() bool { return f.callCount("Events") == 1 }, time.Second, 5*time.Millisecond)
+func TestTheEventStreamIsReopenedAfterAnError(t *testing.T) {
+	r, f, c := newFakeRunner(t)
+	startJob(t, context.Background(), r, "job1")
+	await(t, f.opened, "the event stream")
+	c.Advance(maxEventRetry + time.Second) // a stream that lived a while is reopened at once
 	f.eventErr <- fmt.Errorf("connection reset")
-	require.Eventually(t, func() bool { return f.callCount("Events") == 2 }, 2*time.Second, 5*time.Millisecond)
+	await(t, f.opened, "the event stream, again")
+	assert.Equal(t, 2, f.callCount("Events"))
 }
 
-func TestCloseEndsTheWaitsInFlight(t *testing.T) {
-	r, f := newFakeRunner(t)
-	job := startFake(t, r, "job1")
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateRunning))
-	ch := waitAsync(context.Background(), job)
-	time.Sleep(30 * time.Millisecond)
-	require.NoError(t, r.Close())
-	w := within(t, ch, time.Second)
-	assert.ErrorIs(t, w.err, ErrRunnerClosed)
+func TestANodeEventMakesThePollReadTheNodes(t *testing.T) {
+	c := newFakeClock()
+	w := newWatcher(nil, quietLogger, c)
+	w.nodeAt = c.Now()
+	w.handleEvent(events.Message{Type: events.NodeEventType, Action: events.ActionUpdate, Actor: events.Actor{ID: "n1", Attributes: map[string]string{"state.new": "down"}}})
+	assert.True(t, w.nodeAt.IsZero(), "the node list is read again")
+	assert.Len(t, w.wake, 1, "at once")
+	assert.True(t, w.burst.Load(), "and then often for a while")
+}
+
+func TestThePollsPace(t *testing.T) {
+	now := t0
+	p := pace{interval: minPoll}
+	var got []time.Duration
+	for _, changed := range []bool{true, false, false, false, false, false, false, false, false, false, false, false} {
+		p.polled(changed, now)
+		got = append(got, p.interval)
+	}
+	assert.Equal(t, minPoll, got[0], "fast while things change")
+	for i := 2; i < len(got); i++ {
+		assert.GreaterOrEqual(t, got[i], got[i-1], "slower while nothing changes")
+	}
+	assert.Equal(t, maxPoll, got[len(got)-1], "up to maxPoll")
+	p.woken(true, now)
+	assert.Equal(t, minPoll, p.interval, "an event wakes it up")
+	p.polled(false, now.Add(burstLen/2))
+	assert.Equal(t, burstPoll, p.interval, "and keeps it fast for a burst")
+	p.polled(false, now.Add(burstLen))
+	assert.Greater(t, p.interval, burstPoll, "then backs off again")
 }
 
 func TestNodeLossCountsAfterAConfirmationAndAManagerOutage(t *testing.T) {
 	down := nodeInfo{state: swarm.NodeStateDown}
 	ready := nodeInfo{state: swarm.NodeStateReady}
-	w := newWatcher(nil, nil)
+	c := newFakeClock()
+	w := newWatcher(nil, quietLogger, c)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 
-	before := time.Now()
 	first := w.noteLoss("n1", down)
-	assert.WithinDuration(t, before.Add(nodeLossConfirm), first.lostFrom, time.Second, "confirmed a while after first seen down")
+	assert.Equal(t, t0.Add(nodeLossConfirm), first.lostFrom, "confirmed a while after first seen down")
+	c.Advance(time.Second)
 	again := w.noteLoss("n1", down)
 	assert.Equal(t, first.lostFrom, again.lostFrom, "counted from the first sighting")
 	assert.True(t, w.noteLoss("n1", ready).lostFrom.IsZero(), "a node back up is not lost")
-	assert.True(t, w.noteLoss("n1", down).lostFrom.After(first.lostFrom), "a new loss counts anew")
+	assert.Equal(t, t0.Add(time.Second+nodeLossConfirm), w.noteLoss("n1", down).lostFrom, "a new loss counts anew")
 
-	w.backAt = time.Now() // the manager just came back from an outage
+	w.backAt = c.Now() // the manager just came back from an outage
 	afterOutage := w.noteLoss("n2", down)
-	assert.WithinDuration(t, w.backAt.Add(managerRecoveryGrace), afterOutage.lostFrom, time.Second, "its workers get time to reconnect")
+	assert.Equal(t, w.backAt.Add(managerRecoveryGrace), afterOutage.lostFrom, "its workers get time to reconnect")
 }

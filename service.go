@@ -1,0 +1,128 @@
+package oneshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+// A job's swarm service goes through three changes, each one request or
+// two, each with a bounded context of its own so that a caller's cancelled
+// context never leaves one half done (the job's WaitDelay, in os/exec's
+// words): it is created, parked when the job must stop before its end, and
+// removed (or, kept, scaled to zero).
+const (
+	// serviceCallTimeout bounds each of these changes.
+	serviceCallTimeout = 30 * time.Second
+	// parkConstraint is a placement constraint no node satisfies. Parking
+	// a job's service adds it: the swarm stops the job's task (SIGTERM,
+	// then SIGKILL after the stop grace period) and keeps it, with its
+	// exit code and its log, in the service's history; the task it makes
+	// in its place never runs. Scaling to zero would stop the task too,
+	// but the swarm then deletes the task and its container, and the log
+	// with them, as soon as the container has exited (measured on 20.10).
+	parkConstraint = "node.id==oneshot.stopped"
+)
+
+// createService creates a job's service. The request is never abandoned
+// half-way: once sent it runs to its end whatever becomes of ctx, so that a
+// service the engine made is known and can be stopped and removed. A
+// create that fails without saying so may still have made the service: it
+// is looked up by its name and creation label, and removed.
+func (r *Runner) createService(ctx context.Context, spec swarm.ServiceSpec, auth string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serviceCallTimeout)
+	defer cancel()
+	created, err := r.api.ServiceCreate(callCtx, client.ServiceCreateOptions{Spec: spec, EncodedRegistryAuth: auth})
+	if err == nil {
+		return created.ID, nil
+	}
+	if !cerrdefs.IsConflict(err) && !cerrdefs.IsAlreadyExists(err) {
+		if orphan := r.removeOrphan(ctx, spec.Annotations); orphan != nil {
+			err = errors.Join(err, orphan)
+		}
+	}
+	return "", err
+}
+
+// removeOrphan removes the service a failed create may have made anyway:
+// the one with its name and its creation label.
+func (r *Runner) removeOrphan(ctx context.Context, meta swarm.Annotations) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serviceCallTimeout)
+	defer cancel()
+	found, err := r.api.ServiceInspect(ctx, meta.Name, client.ServiceInspectOptions{})
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return nil
+	case err != nil:
+		return &CleanupError{ServiceID: meta.Name, Err: fmt.Errorf("find the service that a failed create may have made: %w", err)}
+	case found.Service.Spec.Labels[LabelCreated] != meta.Labels[LabelCreated]:
+		return nil // another service of that name, not ours
+	}
+	return r.removeService(ctx, found.Service.ID)
+}
+
+// parkService stops the job's task without losing it (see parkConstraint).
+// It retries when the service changed between reading and updating it.
+func (r *Runner) parkService(ctx context.Context, id string) error {
+	return r.updateService(ctx, id, func(spec *swarm.ServiceSpec) {
+		placement := &swarm.Placement{}
+		if spec.TaskTemplate.Placement != nil {
+			*placement = *spec.TaskTemplate.Placement
+		}
+		placement.Constraints = slices.Concat(placement.Constraints, []string{parkConstraint})
+		spec.TaskTemplate.Placement = placement
+	})
+}
+
+// scaleToZero drops the never-running task of a parked service that is
+// kept: the stopped task stays in its history.
+func (r *Runner) scaleToZero(ctx context.Context, id string) error {
+	return r.updateService(ctx, id, func(spec *swarm.ServiceSpec) {
+		if spec.Mode.Replicated != nil {
+			zero := uint64(0)
+			spec.Mode.Replicated.Replicas = &zero
+		}
+	})
+}
+
+// updateService reads the service, changes its spec and writes it back,
+// up to three times if someone else updated it in between.
+func (r *Runner) updateService(ctx context.Context, id string, change func(*swarm.ServiceSpec)) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serviceCallTimeout)
+	defer cancel()
+	var err error
+	for range 3 {
+		var found client.ServiceInspectResult
+		if found, err = r.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{}); err != nil {
+			return err
+		}
+		spec := found.Service.Spec
+		change(&spec)
+		_, err = r.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: found.Service.Version, Spec: spec})
+		if err == nil || cerrdefs.IsNotFound(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// removeService removes the job's service; one that is already gone is no
+// error.
+func (r *Runner) removeService(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serviceCallTimeout)
+	defer cancel()
+	_, err := r.api.ServiceRemove(ctx, id, client.ServiceRemoveOptions{})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return &CleanupError{ServiceID: id, Err: err}
+	}
+	return nil
+}

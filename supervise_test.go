@@ -1,0 +1,452 @@
+package oneshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The job's life on a fake engine and a fake clock: every step is driven
+// by the test (a task's state, a log line, the time), and every wait is on
+// a channel that says the step was taken. Nothing sleeps.
+
+var quietLogger = slog.New(slog.DiscardHandler)
+
+type waited struct {
+	res *Result
+	err error
+}
+
+func waitAsync(ctx context.Context, job *Job) <-chan waited {
+	ch := make(chan waited, 1)
+	go func() {
+		res, err := job.Wait(ctx)
+		ch <- waited{res, err}
+	}()
+	return ch
+}
+
+// statuses records the task states a job reports, in order, and lets a
+// test wait for one.
+type statuses struct {
+	mu   sync.Mutex
+	seen []TaskState
+	ch   chan TaskState
+}
+
+func newStatuses() *statuses { return &statuses{ch: make(chan TaskState, 64)} }
+
+func (s *statuses) option() Option {
+	return WithStatusFunc(func(st TaskStatus) {
+		s.mu.Lock()
+		s.seen = append(s.seen, st.State)
+		s.mu.Unlock()
+		s.ch <- st.State
+	})
+}
+
+func (s *statuses) await(t *testing.T, want TaskState) {
+	t.Helper()
+	for {
+		if got := await(t, s.ch, "task state "+string(want)); got == want {
+			return
+		}
+	}
+}
+
+// lineWriter is a live writer that tells a test each time it is written to.
+type lineWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes chan string
+}
+
+func newLineWriter() *lineWriter { return &lineWriter{writes: make(chan string, 64)} }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.buf.Write(p)
+	w.mu.Unlock()
+	w.writes <- string(p)
+	return len(p), nil
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func startJob(t *testing.T, ctx context.Context, r *Runner, name string, opts ...Option) *Job {
+	t.Helper()
+	job, err := r.Start(ctx, JobSpec{Image: "app:v1", Name: name}, opts...)
+	require.NoError(t, err)
+	return job
+}
+
+// running sets the job's task running, on node n1.
+func running(f *fakeEngine, job *Job, id string) {
+	f.setTasks(job.ServiceID(), task(id, 0, swarm.TaskStateRunning, exited(0)))
+}
+
+// stoppedWith sets a parked job's task as the swarm reports it once its
+// container has exited.
+func stoppedWith(f *fakeEngine, job *Job, id string, code int) {
+	f.setTasks(job.ServiceID(), task(id, 0, swarm.TaskStateShutdown, exited(code)))
+}
+
+func TestAJobRunsToItsEnd(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	st := newStatuses()
+	live := newLineWriter()
+	job := startJob(t, context.Background(), r, "job1", WithStdout(live), st.option())
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStatePending, unassigned))
+	st.await(t, StatePending)
+	running(f, job, "t1")
+	st.await(t, StateRunning)
+	f.log("t1").write(false, []byte("hello\n"))
+	assert.Equal(t, "hello\n", await(t, live.writes, "live output"), "output streams before Wait is called")
+	f.log("t1").write(true, []byte("oops\n"))
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateFailed, exited(3)))
+
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	var exitErr *ExitError
+	require.ErrorAs(t, w.err, &exitErr)
+	assert.Equal(t, 3, exitErr.ExitCode())
+	assert.Equal(t, "oops\n", string(exitErr.Stderr))
+	assert.Equal(t, "hello\n", string(w.res.Stdout))
+	assert.Equal(t, "oops\n", string(w.res.Stderr))
+	assert.Equal(t, "hello\n", live.String(), "written once, by the follower and the final read together")
+	assert.Equal(t, []TaskState{StatePending, StateRunning, StateFailed}, st.seen)
+	assert.Equal(t, []string{job.ServiceID()}, f.removedServices())
+	assert.False(t, w.res.StartedAt.IsZero())
+
+	_, err := job.Wait(context.Background())
+	assert.ErrorIs(t, err, errWaitCalled)
+}
+
+func TestSuccessIsNilEvenWhenTheServiceCannotBeRemoved(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	f.removeErr = errors.New("manager busy")
+	job := startJob(t, context.Background(), r, "job1")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	require.NoError(t, w.err, "housekeeping does not turn success into failure")
+	var cleanupErr *CleanupError
+	require.ErrorAs(t, w.res.CleanupErr, &cleanupErr)
+	assert.Equal(t, job.ServiceID(), cleanupErr.ServiceID)
+}
+
+func TestOutputThatCannotBeReadIsAnErrorEvenAfterExitZero(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	f.logErr = errors.New("node gone")
+	job := startJob(t, context.Background(), r, "job1")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	require.ErrorIs(t, w.err, ErrOutputIncomplete)
+	var outErr *OutputError
+	require.ErrorAs(t, w.err, &outErr)
+	assert.Equal(t, OutputLost, outErr.Problem)
+	assert.Contains(t, w.err.Error(), "node gone")
+	var exitErr *ExitError
+	assert.False(t, errors.As(w.err, &exitErr))
+	assert.Equal(t, 0, w.res.ExitCode, "the job's own outcome is still there")
+}
+
+// stopScenario starts a job, lets it run and print, stops it with stop,
+// and lets it print while it stops and end with code 143.
+func stopScenario(t *testing.T, stop func(r *Runner, c *fakeClock, cancelStart context.CancelFunc, job *Job), opts ...Option) (waited, *fakeEngine, *Job) {
+	t.Helper()
+	r, f, c := newFakeRunner(t)
+	st := newStatuses()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	job := startJob(t, ctx, r, "job1", append(opts, st.option())...)
+	running(f, job, "t1")
+	st.await(t, StateRunning)
+	f.log("t1").write(false, []byte("working\n"))
+	stop(r, c, cancel, job)
+	assert.Equal(t, job.ServiceID(), await(t, f.parked, "the job's service parked"))
+	f.log("t1").write(false, []byte("got SIGTERM, cleaning up\n"))
+	assert.Empty(t, f.removedServices(), "not removed while its task runs")
+	stoppedWith(f, job, "t1", 143)
+	return await(t, waitAsync(context.Background(), job), "Wait"), f, job
+}
+
+func TestAStoppedJobHasEndedWhenWaitReturns(t *testing.T) {
+	cases := []struct {
+		name   string
+		opts   []Option
+		stop   func(*Runner, *fakeClock, context.CancelFunc, *Job)
+		reason error
+		says   string
+	}{
+		{name: "Start's context", stop: func(_ *Runner, _ *fakeClock, cancel context.CancelFunc, _ *Job) { cancel() },
+			reason: context.Canceled, says: "the context given to Start is done: context canceled"},
+		{name: "the timeout", opts: []Option{WithTimeout(time.Minute)}, stop: func(_ *Runner, c *fakeClock, _ context.CancelFunc, _ *Job) { c.Advance(time.Minute) },
+			reason: context.DeadlineExceeded, says: "its timeout of 1m0s expired"},
+		{name: "Wait's context", stop: func(_ *Runner, _ *fakeClock, _ context.CancelFunc, job *Job) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			go func() { _, _ = job.Wait(ctx) }()
+		}, reason: context.Canceled, says: "the context given to Wait is done"},
+		{name: "Runner.Close", stop: func(r *Runner, _ *fakeClock, _ context.CancelFunc, _ *Job) { go func() { _ = r.Close() }() },
+			reason: ErrRunnerClosed, says: "its Runner was closed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w, _, job := stopScenario(t, tc.stop, tc.opts...)
+			if tc.name == "Wait's context" {
+				return // that Wait got the result; this one is refused
+			}
+			require.ErrorIs(t, w.err, tc.reason)
+			for _, other := range []error{context.Canceled, context.DeadlineExceeded, ErrRunnerClosed} {
+				if other != tc.reason {
+					assert.NotErrorIs(t, w.err, other, "a stop matches one reason only")
+				}
+			}
+			var stopErr *StopError
+			require.ErrorAs(t, w.err, &stopErr)
+			assert.False(t, stopErr.StillRunning)
+			assert.Contains(t, w.err.Error(), tc.says)
+			assert.Contains(t, w.err.Error(), "exited with code 143")
+			assert.Equal(t, 143, w.res.ExitCode)
+			assert.Equal(t, StateShutdown, w.res.State)
+			assert.Equal(t, "working\ngot SIGTERM, cleaning up\n", string(w.res.Stdout), "what it printed while stopping too")
+			assert.Equal(t, job.Name(), stopErr.Job)
+		})
+	}
+}
+
+func TestWaitsContextStopsTheJob(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	job := startJob(t, context.Background(), r, "job1")
+	running(f, job, "t1")
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := waitAsync(ctx, job)
+	cancel()
+	await(t, f.parked, "the job's service parked")
+	stoppedWith(f, job, "t1", 143)
+	w := await(t, ch, "Wait")
+	require.ErrorIs(t, w.err, context.Canceled)
+	assert.Contains(t, w.err.Error(), "the context given to Wait is done")
+	assert.Equal(t, []string{job.ServiceID()}, f.removedServices())
+}
+
+func TestTheFirstReasonToStopIsTheOneReported(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	start, cancelStart := context.WithCancelCause(context.Background())
+	job := startJob(t, start, r, "job1")
+	running(f, job, "t1")
+	cancelStart(context.DeadlineExceeded) // as a deadline would, with its cause
+	await(t, f.parked, "the job's service parked")
+	waitCtx, cancelWait := context.WithCancel(context.Background())
+	cancelWait() // a second reason, later
+	ch := waitAsync(waitCtx, job)
+	stoppedWith(f, job, "t1", 143)
+	w := await(t, ch, "Wait")
+	require.ErrorIs(t, w.err, context.Canceled)
+	assert.Contains(t, w.err.Error(), "the context given to Start")
+	assert.NotContains(t, w.err.Error(), "Wait")
+}
+
+func TestAStopThatDoesNotEndTheTaskIsBoundedAndSaysSo(t *testing.T) {
+	r, f, c := newFakeRunner(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	job := startJob(t, ctx, r, "job1", WithStopGracePeriod(3*time.Second))
+	running(f, job, "t1")
+	cancel()
+	await(t, f.parked, "the job's service parked")
+	c.Advance(3*time.Second + stopMargin)
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	var stopErr *StopError
+	require.ErrorAs(t, w.err, &stopErr)
+	assert.True(t, stopErr.StillRunning)
+	assert.Contains(t, w.err.Error(), "may still be running")
+	assert.Contains(t, w.err.Error(), "had not ended 8s after it was asked to stop")
+	assert.Equal(t, []string{job.ServiceID()}, f.removedServices(), "removed all the same: the swarm kills it")
+}
+
+func TestAKeptJobIsStoppedToo(t *testing.T) {
+	w, f, job := stopScenario(t, func(_ *Runner, c *fakeClock, _ context.CancelFunc, _ *Job) { c.Advance(time.Second) },
+		WithKeep(), WithTimeout(time.Second))
+	require.ErrorIs(t, w.err, context.DeadlineExceeded)
+	assert.Empty(t, f.removedServices(), "kept")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	last := f.updates[len(f.updates)-1]
+	assert.EqualValues(t, 0, *last.Mode.Replicated.Replicas, "kept stopped: scaled to zero")
+	for _, tk := range f.tasks[job.ServiceID()] {
+		assert.False(t, parked(tk), "the task that never runs is gone")
+	}
+}
+
+func TestStartsContextStopsAJobNobodyWaitsFor(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	removed := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	job := startJob(t, ctx, r, "job1")
+	running(f, job, "t1")
+	cancel()
+	await(t, f.parked, "the job's service parked")
+	stoppedWith(f, job, "t1", 143)
+	go func() { <-job.done; close(removed) }()
+	await(t, removed, "the supervisor to finish without Wait")
+	assert.Equal(t, []string{job.ServiceID()}, f.removedServices())
+}
+
+func TestACreateUnderWayIsSeenThroughThenStopped(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	f.createGate = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *Job, 1)
+	go func() {
+		job, err := r.Start(ctx, JobSpec{Image: "app:v1", Name: "job1"})
+		assert.NoError(t, err, "the create was sent: Start sees it through")
+		started <- job
+	}()
+	await(t, f.creating, "the create request")
+	cancel()
+	close(f.createGate)
+	job := await(t, started, "Start")
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	require.ErrorIs(t, w.err, context.Canceled)
+	assert.Contains(t, w.err.Error(), "job1")
+	assert.Contains(t, w.err.Error(), "had not started")
+	assert.Equal(t, []string{job.ServiceID()}, f.removedServices())
+}
+
+func TestACancelledStartCreatesNothing(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := r.Start(ctx, JobSpec{Image: "app:v1", Name: "job1"})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), "job job1 not started")
+	assert.Zero(t, f.callCount("ServiceCreate"))
+}
+
+func TestACreateThatFailedButMadeTheServiceRemovesIt(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	f.createErr, f.createdAnyway = errors.New("connection reset by peer"), true
+	_, err := r.Start(context.Background(), JobSpec{Image: "app:v1", Name: "job1"})
+	require.ErrorContains(t, err, "connection reset by peer")
+	assert.Equal(t, []string{"svc-job1"}, f.removedServices(), "found by its name and creation label, and removed")
+}
+
+func TestCloseStopsTheJobsAndThenRefusesNewOnes(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	job := startJob(t, context.Background(), r, "job1")
+	running(f, job, "t1")
+	closed := make(chan error, 1)
+	go func() { closed <- r.Close() }()
+	await(t, f.parked, "the job's service parked")
+	stoppedWith(f, job, "t1", 0)
+	require.NoError(t, await(t, closed, "Close"))
+	assert.Equal(t, []string{job.ServiceID()}, f.removedServices(), "Close returns once its jobs are gone")
+	_, err := job.Wait(context.Background())
+	require.ErrorIs(t, err, ErrRunnerClosed)
+	_, err = r.Start(context.Background(), JobSpec{Image: "app:v1"})
+	require.ErrorIs(t, err, ErrRunnerClosed)
+}
+
+func TestScheduleTimeoutOnTheClock(t *testing.T) {
+	r, f, c := newFakeRunner(t)
+	st := newStatuses()
+	job := startJob(t, context.Background(), r, "job1", WithScheduleTimeout(30*time.Second), st.option())
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStatePending, unassigned, withErr("no suitable node (scheduling constraints not satisfied on 1 node)")))
+	st.await(t, StatePending)
+	c.Advance(30 * time.Second)
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	require.ErrorIs(t, w.err, ErrUnschedulable)
+	assert.Contains(t, w.err.Error(), "no suitable node")
+	assert.Contains(t, w.err.Error(), "still pending after 30s")
+}
+
+func TestARetryFollowsTheNewTask(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	st := newStatuses()
+	live := newLineWriter()
+	job := startJob(t, context.Background(), r, "job1", WithRetries(1, 0), WithStdout(live), st.option())
+	running(f, job, "t1")
+	st.await(t, StateRunning)
+	f.log("t1").write(false, []byte("first try\n"))
+	await(t, live.writes, "the first try's output")
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateFailed, exited(1)), task("t2", 1, swarm.TaskStateRunning))
+	st.await(t, StateRunning)
+	f.log("t2").write(false, []byte("second try\n"))
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateFailed, exited(1)), task("t2", 1, swarm.TaskStateComplete, exited(0)))
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	require.NoError(t, w.err)
+	assert.Equal(t, 2, w.res.Attempts)
+	assert.Equal(t, "second try\n", string(w.res.Stdout), "the Result is the last attempt's")
+	assert.Equal(t, "first try\nsecond try\n", live.String(), "the writer gets them all")
+}
+
+func TestAServiceRemovedBehindOurBackEndsTheJob(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	st := newStatuses()
+	job := startJob(t, context.Background(), r, "job1", st.option())
+	running(f, job, "t1")
+	st.await(t, StateRunning)
+	f.mu.Lock()
+	delete(f.services, job.ServiceID())
+	delete(f.tasks, job.ServiceID())
+	f.mu.Unlock()
+	f.wake()
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	assert.ErrorIs(t, w.err, ErrServiceRemoved)
+}
+
+func TestALostNodeEndsTheJobOnceConfirmed(t *testing.T) {
+	r, f, c := newFakeRunner(t)
+	polls := watchPolls(r)
+	st := newStatuses()
+	job := startJob(t, context.Background(), r, "job1", st.option())
+	running(f, job, "t1")
+	st.await(t, StateRunning)
+	f.setNode(swarm.NodeStateDown)
+	polls.await(t, r)
+	ch := waitAsync(context.Background(), job)
+	c.Advance(nodeLossConfirm)
+	w := await(t, ch, "Wait")
+	require.ErrorIs(t, w.err, ErrNodeLost)
+	assert.Contains(t, w.err.Error(), "node-1 is down")
+}
+
+// pollWatch tells a test which polls of a Runner's watcher have ended.
+type pollWatch struct {
+	last atomic.Uint64
+	ch   chan struct{}
+}
+
+func watchPolls(r *Runner) *pollWatch {
+	p := &pollWatch{ch: make(chan struct{}, 1)}
+	r.watch.afterPoll = func() {
+		p.last.Store(r.watch.pollsStarted())
+		select {
+		case p.ch <- struct{}{}:
+		default:
+		}
+	}
+	return p
+}
+
+// await waits for a poll that started after the call has ended.
+func (p *pollWatch) await(t *testing.T, r *Runner) {
+	t.Helper()
+	seq := r.watch.pollsStarted()
+	r.watch.wakeUp()
+	for p.last.Load() <= seq {
+		await(t, p.ch, "a poll")
+	}
+}
