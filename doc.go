@@ -10,12 +10,23 @@
 // Run creates a service of one task that the swarm never restarts (unless
 // WithRetries asks), waits for the task to end, reads its stdout and stderr
 // apart, and removes the service, on success, failure, timeout or
-// cancellation alike. Like os/exec, Run is Start followed by Wait; a
+// cancellation alike. Like os/exec, Run is Start followed by Wait, and err is
+// nil exactly when the job exited 0 and its whole output was read: a
 // non-zero exit returns the Result with an *ExitError; a task that ends
 // without an exit code (rejected, image not found, no suitable node, node
 // lost) returns a *TaskError that matches ErrImageNotFound,
 // ErrUnschedulable, ErrNodeLost...; bad input returns a *SpecError naming
 // the field before anything is created on the swarm.
+//
+// The job is over when Run returns. From Start on, each job has a
+// supervisor that follows it, streams its output to the writers given with
+// WithStdout and WithStderr, and stops it when the context is done, its
+// WithTimeout expires or its Runner is closed: the swarm sends SIGTERM (then
+// SIGKILL after WithStopGracePeriod), the supervisor waits until the job has
+// ended, reads what it printed while stopping, and only then removes its
+// service. Wait then returns a *StopError that matches exactly one of
+// context.Canceled, context.DeadlineExceeded and ErrRunnerClosed, with the
+// job's Result.
 //
 // The package-level functions use a Runner made from the environment
 // (DOCKER_HOST and friends). A Runner shares one engine event stream and one
@@ -26,10 +37,13 @@
 // a node going down ends its job with ErrNodeLost instead of a wait that
 // never ends.
 //
-// Output reaches the writers given with WithStdout and WithStderr live, and
-// the Result whole (up to WithOutputLimit). oneshot reads it through the
-// engine's logs, so a job that prints more than its node's log driver keeps
-// (json-file's max-size and max-file) loses the start of it: Wait reports
-// ErrOutputIncomplete when it can tell, and WithLogDriver keeps more. Services that outlive their
-// process (WithKeep, a crash) are found by their labels and removed by Prune.
+// Output is read through the engine's logs: followed live, then read whole
+// once the job has ended and lined up entry by entry with what was
+// followed, so that every byte reaches the writers and the Result once, in
+// order. A job that prints more than its node's log driver keeps
+// (json-file's max-size and max-file) may lose the start of it, and the
+// engine's live follow may skip part of a log that rotates: an *OutputError
+// (ErrOutputIncomplete) then says which bytes, and WithLogDriver keeps more.
+// Services that outlive their process (WithKeep, a crash) are found by their
+// labels and removed by Prune.
 package oneshot

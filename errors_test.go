@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -153,14 +154,11 @@ func TestCleanupError(t *testing.T) {
 	assert.ErrorIs(t, err, engineErr)
 	assert.True(t, cerrdefs.IsUnavailable(err), "the engine's error class shows through")
 
-	var cleanupErr *CleanupError
-	require.ErrorAs(t, joinErrors(&ExitError{Result: &Result{}}, err), &cleanupErr)
-	assert.Equal(t, "svc123", cleanupErr.ServiceID)
 }
 
 func TestJoinErrors(t *testing.T) {
 	exit := &ExitError{Result: &Result{ServiceName: "job", ExitCode: 1}}
-	cleanup := &CleanupError{ServiceID: "s", Err: errors.New("x")}
+	cleanup := &OutputError{Job: "job", Stream: "stdout", Problem: OutputLost, Size: -1}
 	logs := errors.New("oneshot: read the logs of job job: EOF")
 
 	assert.NoError(t, joinErrors())
@@ -177,9 +175,77 @@ func TestJoinErrors(t *testing.T) {
 	_, ok = joined.(*ExitError)
 	assert.False(t, ok)
 	var gotExit *ExitError
-	var gotCleanup *CleanupError
+	var gotOutput *OutputError
 	assert.ErrorAs(t, joined, &gotExit)
-	assert.ErrorAs(t, joined, &gotCleanup)
+	assert.ErrorAs(t, joined, &gotOutput)
 	assert.ErrorIs(t, joined, logs)
 	assert.Equal(t, exit.Error()+"\n"+logs.Error()+"\n"+cleanup.Error(), joined.Error(), "in order, one a line")
+}
+
+func TestStopErrorMatchesOneReasonAndSaysWhatHappened(t *testing.T) {
+	custom := errors.New("deploy aborted")
+	cases := []struct {
+		name    string
+		err     *StopError
+		is      error
+		isNot   []error
+		message string
+	}{
+		{"a timeout", &StopError{Job: "job1", Reason: context.DeadlineExceeded, By: "its timeout of 2s", Result: &Result{ExitCode: 143}},
+			context.DeadlineExceeded, []error{context.Canceled, ErrRunnerClosed},
+			"oneshot: job job1 stopped: its timeout of 2s expired; it exited with code 143"},
+		{"a cancelled context", &StopError{Job: "job1", Reason: context.Canceled, By: "the context given to Run", Result: &Result{ExitCode: -1}},
+			context.Canceled, []error{context.DeadlineExceeded},
+			"oneshot: job job1 stopped: the context given to Run is done: context canceled; it had not started"},
+		{"a cause", &StopError{Job: "job1", Reason: context.Canceled, By: "the context given to Start", Cause: custom, Result: &Result{ExitCode: 0, StartedAt: t0}},
+			custom, []error{context.DeadlineExceeded},
+			"oneshot: job job1 stopped: the context given to Start is done: context canceled (deploy aborted); it exited with code 0"},
+		{"Close", &StopError{Job: "job1", Reason: ErrRunnerClosed, By: "Runner.Close", Result: &Result{ExitCode: -1, StartedAt: t0}},
+			ErrRunnerClosed, []error{context.Canceled, context.DeadlineExceeded},
+			"oneshot: job job1 stopped: its Runner was closed"},
+		{"still running", &StopError{Job: "job1", Reason: context.Canceled, By: "the context given to Wait", StillRunning: true, Problem: "node w1 is down"},
+			context.Canceled, nil,
+			"oneshot: job job1 stopped: the context given to Wait is done: context canceled; it may still be running: node w1 is down"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.message, tc.err.Error())
+			assert.ErrorIs(t, tc.err, tc.is)
+			for _, other := range tc.isNot {
+				assert.NotErrorIs(t, tc.err, other)
+			}
+			var stopErr *StopError
+			assert.ErrorAs(t, joinErrors(tc.err, &OutputError{Job: "job1"}), &stopErr)
+		})
+	}
+}
+
+func TestOutputErrorSaysWhichBytes(t *testing.T) {
+	at := time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
+	cases := []struct {
+		err  *OutputError
+		want []string
+	}{
+		{&OutputError{Job: "j", Stream: "stdout", Problem: OutputLate, Offset: 100, Size: 20},
+			[]string{"job j: job output incomplete", "the writer missed 20 bytes of stdout from byte 100 on (the Result has them)", "WithLogDriver"}},
+		{&OutputError{Job: "j", Stream: "stderr", Problem: OutputRepeated, Offset: 5, Size: 7},
+			[]string{"the writer got 7 bytes of stderr from byte 5 on twice"}},
+		{&OutputError{Job: "j", Stream: "stdout", Problem: OutputUnchecked, Size: 4096, Before: at},
+			[]string{"rotated the start of the job's log away", "what stdout logged before 2026-12-01T15:00:00Z could not be checked", "its first 4096 bytes", "more may be lost"}},
+		{&OutputError{Job: "j", Stream: "stdout", Problem: OutputUnchecked, Size: 10, Before: at, After: at.Add(-time.Minute)},
+			[]string{"what it logged after 2026-12-01T14:59:00Z is lost"}},
+		{&OutputError{Job: "j", Stream: "stdout", Problem: OutputLost, Offset: 9, Size: -1, Err: errors.New("EOF")},
+			[]string{"an unknown number of bytes of stdout from byte 9 on are lost: EOF"}},
+		{&OutputError{Job: "j", Stream: "stderr", Problem: OutputWriterFailed, Offset: 3, Size: -1, Err: errors.New("broken pipe")},
+			[]string{"the stderr writer failed after 3 bytes", "broken pipe"}},
+	}
+	for _, tc := range cases {
+		for _, want := range tc.want {
+			assert.Contains(t, tc.err.Error(), want)
+		}
+		assert.ErrorIs(t, tc.err, ErrOutputIncomplete)
+		if tc.err.Err != nil {
+			assert.ErrorIs(t, tc.err, tc.err.Err)
+		}
+	}
 }

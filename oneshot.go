@@ -11,7 +11,9 @@ import (
 // Result is how a job ended and what it printed.
 type Result struct {
 	// ExitCode is the container's exit code, or -1 when the job ended
-	// without one (see the error: *TaskError, timeout, cancellation).
+	// without one (see the error: a *TaskError, or a *StopError for a job
+	// stopped before it ran). A stopped job that had started has the code
+	// it exited with once stopped, e.g. 143 after SIGTERM.
 	ExitCode int
 	// Stdout and Stderr hold the job's output, kept apart, up to
 	// JobSpec.OutputLimit bytes each (the beginning of the output).

@@ -200,8 +200,9 @@ func WithRetries(n int, delay time.Duration) Option {
 	return func(s *JobSpec) error { s.Retries, s.RetryDelay = n, delay; return nil }
 }
 
-// WithTimeout bounds the whole job, from Start to the end of Wait. On expiry
-// the job is stopped, its service removed, and the error matches
+// WithTimeout bounds the job from Start on. On expiry the job is stopped
+// (SIGTERM, then SIGKILL after its stop grace period), its output read to
+// the end and its service removed; Wait's *StopError matches
 // context.DeadlineExceeded.
 func WithTimeout(d time.Duration) Option {
 	return func(s *JobSpec) error { s.Timeout = d; return nil }
@@ -234,8 +235,9 @@ func WithStatusFunc(fn func(TaskStatus)) Option {
 	return func(s *JobSpec) error { s.OnStatus = fn; return nil }
 }
 
-// WithStopGracePeriod gives a job stopped early (timeout, cancellation) d
-// to exit after SIGTERM before it is killed.
+// WithStopGracePeriod gives a job stopped early (timeout, cancellation,
+// Runner.Close) d to exit after SIGTERM before it is killed; Wait returns
+// once it has exited.
 func WithStopGracePeriod(d time.Duration) Option {
 	return func(s *JobSpec) error { s.StopGracePeriod = d; return nil }
 }
@@ -252,7 +254,9 @@ func WithLogDriver(name string, options map[string]string) Option {
 	}
 }
 
-// WithKeep leaves the job's service on the swarm after the job ends.
+// WithKeep leaves the job's service on the swarm after the job ends, for
+// inspection (Prune removes it). A kept job that must stop is stopped all
+// the same, and kept scaled to zero.
 func WithKeep() Option {
 	return func(s *JobSpec) error { s.Keep = true; return nil }
 }

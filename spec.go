@@ -63,30 +63,37 @@ type JobSpec struct {
 	Retries int
 	// RetryDelay is the pause before each retry.
 	RetryDelay time.Duration
-	// Timeout bounds the whole job, from Start to the end of Wait. On expiry
-	// the job is stopped and Wait's error matches context.DeadlineExceeded.
-	// Zero means no limit of its own (the context may still set one).
+	// Timeout bounds the job from Start on. On expiry the job is stopped
+	// (see StopGracePeriod) and Wait's *StopError matches
+	// context.DeadlineExceeded. Zero means no limit of its own (the
+	// context may still set one).
 	Timeout time.Duration
 	// ScheduleTimeout bounds how long the task may wait for a node. On expiry
 	// Wait returns a *TaskError wrapping ErrUnschedulable with the swarm's
 	// reason. Zero means wait as long as the job may.
 	ScheduleTimeout time.Duration
 	// Stdout and Stderr, if set, receive the job's output live, while it
-	// runs. Nil means the output is only captured in the Result.
+	// runs, from the job's supervisor goroutine. Nil means the output is
+	// only captured in the Result. A writer that fails gets nothing more
+	// (Wait reports it); the Result still gets everything.
 	Stdout, Stderr io.Writer
 	// OutputLimit caps the bytes of each stream kept in the Result; zero
 	// means DefaultOutputLimit and a negative value keeps nothing. Output
 	// beyond it still reaches Stdout and Stderr.
 	OutputLimit int
-	// OnStatus, if set, is called from Wait each time the job's task changes
-	// state, e.g. to show progress. It must not block.
+	// OnStatus, if set, is called each time the job's task changes state,
+	// e.g. to show progress, in order, from the job's supervisor goroutine
+	// (from Start on, whether or not Wait is called). It must not block.
 	OnStatus func(TaskStatus)
 	// StopGracePeriod is how long the job has to exit after SIGTERM when it
-	// is stopped early (timeout, cancellation) before it is killed. Zero
-	// means the engine's default (10 s).
+	// is stopped early (timeout, cancellation, Runner.Close) before it is
+	// killed. Zero means the engine's default (10 s). Wait returns once the
+	// job has ended; if the swarm does not report it ended within the
+	// grace period and 5 s more, the *StopError says it may still run.
 	StopGracePeriod time.Duration
 	// Keep leaves the service on the swarm after the job ends, for
-	// inspection; Prune removes it later.
+	// inspection; Prune removes it later. A kept job is stopped all the
+	// same when it must stop, and kept scaled to zero.
 	Keep bool
 	// LogDriver, if its Name is set, replaces the node's default log
 	// driver for the job's container, e.g. to keep all of a large output

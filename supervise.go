@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/swarm"
 )
 
@@ -120,7 +121,10 @@ func (j *Job) stopTask(jw *jobWatch, obs *observer, end *ending) {
 	deadline := j.clock().NewTimer(bound)
 	defer deadline.Stop()
 	seq := j.runner.watch.pollsStarted()
-	if err := j.runner.parkService(context.Background(), j.id); err != nil {
+	switch err := j.runner.parkService(context.Background(), j.id); {
+	case cerrdefs.IsNotFound(err):
+		return // someone removed the service: the swarm removes its task
+	case err != nil:
 		end.stillRunning = fmt.Sprintf("asking the swarm to stop it failed: %v", err)
 		return
 	}

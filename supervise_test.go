@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -392,21 +394,6 @@ func TestARetryFollowsTheNewTask(t *testing.T) {
 	assert.Equal(t, "first try\nsecond try\n", live.String(), "the writer gets them all")
 }
 
-func TestAServiceRemovedBehindOurBackEndsTheJob(t *testing.T) {
-	r, f, _ := newFakeRunner(t)
-	st := newStatuses()
-	job := startJob(t, context.Background(), r, "job1", st.option())
-	running(f, job, "t1")
-	st.await(t, StateRunning)
-	f.mu.Lock()
-	delete(f.services, job.ServiceID())
-	delete(f.tasks, job.ServiceID())
-	f.mu.Unlock()
-	f.wake()
-	w := await(t, waitAsync(context.Background(), job), "Wait")
-	assert.ErrorIs(t, w.err, ErrServiceRemoved)
-}
-
 func TestALostNodeEndsTheJobOnceConfirmed(t *testing.T) {
 	r, f, c := newFakeRunner(t)
 	polls := watchPolls(r)
@@ -448,5 +435,46 @@ func (p *pollWatch) await(t *testing.T, r *Runner) {
 	r.watch.wakeUp()
 	for p.last.Load() <= seq {
 		await(t, p.ch, "a poll")
+	}
+}
+
+func TestAFollowThatSkippedIsAnErrorOnlyWithAWriter(t *testing.T) {
+	for _, withWriter := range []bool{false, true} {
+		t.Run(fmt.Sprint("writer ", withWriter), func(t *testing.T) {
+			r, f, _ := newFakeRunner(t)
+			st := newStatuses()
+			live := newLineWriter()
+			opts := []Option{st.option()}
+			if withWriter {
+				opts = append(opts, WithStdout(live))
+			}
+			job := startJob(t, context.Background(), r, "job1", opts...)
+			log := f.log("t1")
+			log.follow = skipTo(2, 5) // the engine's follow skips a rotated file
+			running(f, job, "t1")
+			st.await(t, StateRunning)
+			var want string
+			for i := range 10 {
+				line := fmt.Sprintf("line %02d\n", i)
+				log.write(false, []byte(line))
+				want += line
+			}
+			if withWriter {
+				for !strings.HasSuffix(live.String(), "line 09\n") {
+					await(t, live.writes, "the follower's last line")
+				}
+			}
+			f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
+			w := await(t, waitAsync(context.Background(), job), "Wait")
+			assert.Equal(t, want, string(w.res.Stdout), "the Result is whole")
+			if !withWriter {
+				require.NoError(t, w.err, "no writer missed anything")
+				return
+			}
+			var outErr *OutputError
+			require.ErrorAs(t, w.err, &outErr)
+			assert.Equal(t, OutputError{Job: "job1", Stream: "stdout", Problem: OutputLate, Offset: 16, Size: 24}, *outErr)
+			assert.Equal(t, want[:16]+want[40:], live.String())
+		})
 	}
 }

@@ -190,11 +190,7 @@ func catFiles(paths []string) error {
 // of the output is the same for a given seed every time, so a test can compare
 // what it captured with what it computes itself (see Spew in jobkit_test.go).
 func writeSpew(args []string) error {
-	mib, err := strconv.Atoi(arg(args, 0, "1"))
-	if err != nil {
-		return err
-	}
-	seed, err := strconv.Atoi(arg(args, 1, "0"))
+	mib, seed, err := sizeAndSeed(args)
 	if err != nil {
 		return err
 	}
@@ -247,11 +243,7 @@ func demo() {
 
 // writeLines writes spew.Lines: each line in one write to its stream.
 func writeLines(args []string) error {
-	mib, err := strconv.Atoi(arg(args, 0, "1"))
-	if err != nil {
-		return err
-	}
-	seed, err := strconv.Atoi(arg(args, 1, "0"))
+	mib, seed, err := sizeAndSeed(args)
 	if err != nil {
 		return err
 	}
@@ -265,6 +257,15 @@ func writeLines(args []string) error {
 		}
 	}
 	return nil
+}
+
+// sizeAndSeed reads the MIB and SEED arguments of spew and lines.
+func sizeAndSeed(args []string) (mib, seed int, err error) {
+	if mib, err = strconv.Atoi(arg(args, 0, "1")); err != nil {
+		return 0, 0, err
+	}
+	seed, err = strconv.Atoi(arg(args, 1, "0"))
+	return mib, seed, err
 }
 
 // writeLine writes one line of N bytes ('a' to 'z' over and over) to stdout.
