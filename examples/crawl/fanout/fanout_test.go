@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,20 +10,33 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// fakeCount counts every URL as 1 internal and 2 external links after a
-// moment, except "fail", and records the most calls in flight at once.
+// fakeCount counts every URL as 1 internal and 2 external links, except
+// "fail", and records the most calls in flight at once. Each call waits
+// until want calls are in flight together (or have been made), so that the
+// test sees the most the crawl allows without relying on timing.
 type fakeCount struct {
 	inFlight, most atomic.Int32
 	calls          atomic.Int32
+	want           int32
+	gate           chan struct{}
+	open           sync.Once
 }
+
+func newFakeCount(want int32) *fakeCount { return &fakeCount{want: want, gate: make(chan struct{})} }
 
 func (f *fakeCount) count(_ context.Context, url string) Row {
 	f.calls.Add(1)
 	n := f.inFlight.Add(1)
-	defer f.inFlight.Add(-1)
 	for m := f.most.Load(); n > m && !f.most.CompareAndSwap(m, n); m = f.most.Load() {
 	}
-	time.Sleep(10 * time.Millisecond)
+	if n >= f.want {
+		f.open.Do(func() { close(f.gate) })
+	}
+	select {
+	case <-f.gate:
+	case <-time.After(10 * time.Second): // a crawl that never lets want run at once fails the test, not hangs it
+	}
+	f.inFlight.Add(-1)
 	if url == "fail" {
 		return Row{URL: url, Status: "exit 3", Ran: true}
 	}
@@ -36,7 +50,7 @@ func TestCrawlBoundsParallelismAndKeepsOrder(t *testing.T) {
 		{parallel: 0, urls: 3, most: 1}, // at least one
 		{parallel: 8, urls: 2, most: 2},
 	} {
-		var f fakeCount
+		f := newFakeCount(tc.most)
 		var urls []string
 		for i := range tc.urls {
 			urls = append(urls, string(rune('a'+i)))
@@ -51,7 +65,7 @@ func TestCrawlBoundsParallelismAndKeepsOrder(t *testing.T) {
 }
 
 func TestCrawlFailureDoesNotStopTheOthers(t *testing.T) {
-	var f fakeCount
+	f := newFakeCount(2)
 	rows := Crawl(context.Background(), []string{"a", "fail", "b", "c"}, 2, f.count)
 	assert.Equal(t, int32(4), f.calls.Load())
 	assert.Equal(t, []string{"ok", "exit 3", "ok", "ok"}, statuses(rows))
