@@ -174,10 +174,15 @@ func (r *Runner) start(ctx context.Context, spec JobSpec, by string) (*Job, erro
 // notStarted says why the job could not start: its context was done, or
 // what the engine said, explained.
 func (r *Runner) notStarted(ctx context.Context, name, doing string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
+	ctxErr := ctx.Err()
+	switch {
+	case ctxErr == nil:
+		return r.explain(ctx, doing+" ("+name+")", err)
+	case errors.Is(err, ctxErr):
 		return fmt.Errorf("oneshot: job %s not started: %w", name, ctxErr)
 	}
-	return r.explain(ctx, doing+" ("+name+")", err)
+	// The engine's own error too: it may say a service is left behind.
+	return fmt.Errorf("oneshot: job %s not started: %w; %s: %w", name, ctxErr, doing, err)
 }
 
 // watchForStop makes Start's context, the job's timeout and a Runner

@@ -202,8 +202,8 @@ func (j *Job) result(end ending, obs *observer) *Result {
 	if res.State.Terminal() {
 		res.FinishedAt = t.Status.Timestamp
 		res.ExitCode = exitCode(t)
-		if res.State == StateShutdown && res.ExitCode == 0 && obs.startedAt.IsZero() {
-			res.ExitCode = -1 // stopped before it ever ran
+		if res.State == StateShutdown && res.ExitCode == 0 && !obs.started[t.ID] {
+			res.ExitCode = -1 // stopped before it ever ran: a container never started exits 0
 		}
 	}
 	return res
@@ -272,8 +272,11 @@ func joinErrors(errs ...error) error {
 // changes to JobSpec.OnStatus, notes when the task started running, and
 // keeps a log follower on the current task, streaming its output.
 type observer struct {
-	job       *Job
-	reported  map[string]TaskState
+	job      *Job
+	reported map[string]TaskState
+	// started holds the tasks seen starting or running; startedAt is when
+	// the first was seen running.
+	started   map[string]bool
 	startedAt time.Time
 	localExit bool
 	// stdout and stderr are the caller's writers; out is the current
@@ -286,7 +289,7 @@ type observer struct {
 }
 
 func newObserver(j *Job) *observer {
-	return &observer{job: j, reported: map[string]TaskState{},
+	return &observer{job: j, reported: map[string]TaskState{}, started: map[string]bool{},
 		stdout: &liveWriter{w: j.spec.Stdout}, stderr: &liveWriter{w: j.spec.Stderr}}
 }
 
@@ -299,6 +302,9 @@ func (o *observer) see(snap snapshot) {
 			continue
 		}
 		o.reported[t.ID] = state
+		if state == StateStarting || state == StateRunning {
+			o.started[t.ID] = true
+		}
 		if state == StateRunning && o.startedAt.IsZero() {
 			o.startedAt = o.job.clock().Now()
 		}

@@ -478,3 +478,22 @@ func TestAFollowThatSkippedIsAnErrorOnlyWithAWriter(t *testing.T) {
 		})
 	}
 }
+
+func TestACreateThatFailsWhileCancelledSaysBoth(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	f.createGate = make(chan struct{})
+	f.createErr = errors.New("raft: no leader")
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	go func() {
+		_, err := r.Start(ctx, JobSpec{Image: "app:v1", Name: "job1"})
+		errs <- err
+	}()
+	await(t, f.creating, "the create request")
+	cancel()
+	close(f.createGate)
+	err := await(t, errs, "Start")
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), "job job1 not started")
+	assert.Contains(t, err.Error(), "raft: no leader", "the engine's words too")
+}
