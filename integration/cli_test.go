@@ -185,16 +185,58 @@ func TestCLIRefusesBadInputWith125(t *testing.T) {
 	assert.Contains(t, stderr, "build or pull the image", "the message says what to do")
 }
 
+// slowToStop is a job that prints "started", then sleeps; SIGTERM makes it
+// print "got SIGTERM" and exit 143 two seconds later, as a job finishing
+// its work before it stops does.
+var slowToStop = []string{jobkitImage, "onterm", "2s", "got SIGTERM", "--", "echo", "started", "--", "sleep", "60s"}
+
+// slowToStopOutput is all that slowToStop prints when stopped once started.
+const slowToStopOutput = "started\ngot SIGTERM\nstopped by terminated after 2s\n"
+
 func TestCLITimeout(t *testing.T) {
 	t.Parallel()
-	requireNothingLeft(t)
-	start := time.Now()
-	stdout, stderr, code := cliRun(t, "--timeout", "8s", jobkitImage, "echo", "started", "--", "sleep", "60s")
-	assert.Equal(t, 124, code)
-	assert.Less(t, time.Since(start), 45*time.Second, "the timeout, the removal and a bounded log read")
-	assert.Contains(t, []string{"started\n", ""}, stdout, "the output so far, if the job started in time")
-	assert.Contains(t, stderr, "timeout of 8s")
-	assert.Empty(t, cliServices(t))
+	for _, tc := range []struct {
+		name string
+		keep bool
+		fate string
+	}{
+		{"removed", false, "its service was removed"},
+		{"kept", true, "its service was kept: 'oneshot prune' removes it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			requireNothingLeft(t)
+			// A timeout generous enough for the task to start on a loaded
+			// machine: the job must be running when it is stopped.
+			args := append([]string{"--timeout", "15s"}, slowToStop...)
+			if tc.keep {
+				args = append([]string{"--keep"}, args...)
+			}
+			start := time.Now()
+			stdout, stderr, code := cliRun(t, args...)
+			assert.Equal(t, 124, code, "a timeout, whatever code the stopped job exited with")
+			assert.Less(t, time.Since(start), 90*time.Second, "the timeout, the job's 2 s to stop, the removal")
+			assert.Equal(t, slowToStopOutput, stdout, "all the job printed, what it printed on SIGTERM included")
+			assert.Regexp(t, `^oneshot: job oneshot-\w+ stopped: its timeout of 15s expired; it exited with code 143; `+regexp.QuoteMeta(tc.fate)+"\n$", stderr)
+			if tc.keep {
+				requireKeptStoppedAndPruned(t)
+			}
+			assert.Empty(t, cliServices(t), "nothing left on the swarm")
+		})
+	}
+}
+
+// requireKeptStoppedAndPruned checks that the test's one service is kept,
+// stopped (no replica, its task ended), and that `oneshot prune` removes it.
+func requireKeptStoppedAndPruned(t *testing.T) {
+	t.Helper()
+	kept := cliServices(t)
+	require.Len(t, kept, 1)
+	require.NotNil(t, kept[0].Spec.Mode.Replicated)
+	assert.Equal(t, uint64(0), *kept[0].Spec.Mode.Replicated.Replicas, "scaled to zero")
+	out, err := exec.Command(cliBinary(t), "prune", "--filter", "label=oneshot-test="+t.Name()).Output()
+	require.NoError(t, err, string(out))
+	assert.Regexp(t, `^removed `+kept[0].Spec.Name+` \(last task shutdown, `, string(out))
 }
 
 func TestCLICtrlCRemovesTheService(t *testing.T) {
@@ -204,15 +246,16 @@ func TestCLICtrlCRemovesTheService(t *testing.T) {
 		sig         syscall.Signal
 		waitRunning bool
 		code        int
+		what        string
 	}{
-		{"SIGINT once the job runs", syscall.SIGINT, true, 130},
-		{"SIGINT as soon as the service exists", syscall.SIGINT, false, 130},
-		{"SIGTERM once the job runs", syscall.SIGTERM, true, 143},
+		{"SIGINT once the job runs", syscall.SIGINT, true, 130, "interrupted by SIGINT"},
+		{"SIGINT as soon as the service exists", syscall.SIGINT, false, 130, "interrupted by SIGINT"},
+		{"SIGTERM once the job runs", syscall.SIGTERM, true, 143, "interrupted by SIGTERM"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			requireNothingLeft(t)
-			cmd := cliCommand(t, jobkitImage, "echo", "started", "--", "sleep", "60s")
+			cmd := cliCommand(t, slowToStop...)
 			var stdout, stderr cliBuffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			require.NoError(t, cmd.Start())
@@ -226,19 +269,38 @@ func TestCLICtrlCRemovesTheService(t *testing.T) {
 			}
 			require.NoError(t, cmd.Process.Signal(tc.sig))
 			sent := time.Now()
+			var err error
 			select {
-			case err := <-done:
+			case err = <-done:
 				t.Logf("exited %s after the signal: %s", time.Since(sent).Round(time.Millisecond), strings.TrimSpace(stderr.String()))
-				var exitErr *exec.ExitError
-				require.ErrorAs(t, err, &exitErr)
-				assert.Equal(t, tc.code, exitErr.ExitCode())
-				assert.Contains(t, stderr.String(), "service oneshot-")
-				assert.Empty(t, cliServices(t), "no service left once the command has exited")
-			case <-time.After(20 * time.Second):
-				t.Fatal("oneshot run did not exit within 20 s of the signal")
+			case <-time.After(60 * time.Second):
+				t.Fatal("oneshot run did not exit within 60 s of the signal")
 			}
+			var exitErr *exec.ExitError
+			require.ErrorAs(t, err, &exitErr)
+			assert.Equal(t, tc.code, exitErr.ExitCode())
+			assert.Empty(t, cliServices(t), "no service left once the command has exited")
+			assert.Contains(t, stderr.String(), "oneshot: stopping the job: SIGTERM now, SIGKILL if it is still running after its stop grace period of 10s; waiting until it has stopped")
+			assertStoppedMessage(t, stdout.String(), stderr.String(), tc.what)
 		})
 	}
+}
+
+// assertStoppedMessage checks what the command printed about the job that
+// the signal stopped: once the job has printed "started", all it printed on
+// SIGTERM and its exit code; before, that it was stopped. Its service was
+// removed either way.
+func assertStoppedMessage(t *testing.T, stdout, stderr, what string) {
+	t.Helper()
+	stopped := `(?m)^oneshot: job oneshot-\w+ stopped: ` + what
+	if strings.Contains(stdout, "started") {
+		assert.Equal(t, slowToStopOutput, stdout, "all the job printed, what it printed on SIGTERM included")
+		assert.Regexp(t, stopped+"; it exited with code 143; its service was removed$", stderr)
+		return
+	}
+	// Stopped before it ran its first sub-command: it never started, or
+	// its container got SIGTERM as it started.
+	assert.Regexp(t, stopped+"(; it had not started|; it exited with code 143)?; its service was removed$", stderr)
 }
 
 // cliBuffer is a buffer that a command writes while the test reads it.
@@ -261,10 +323,10 @@ func (b *cliBuffer) String() string {
 	return b.buf.String()
 }
 
-// cliAwait waits up to 30 s for cond, polling every 50 ms.
+// cliAwait waits up to 60 s for cond, polling every 50 ms.
 func cliAwait(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	require.Eventually(t, cond, 30*time.Second, 50*time.Millisecond, "waiting for %s", what)
+	require.Eventually(t, cond, 60*time.Second, 50*time.Millisecond, "waiting for %s", what)
 }
 
 func TestCLIPrune(t *testing.T) {

@@ -5,9 +5,11 @@
 //
 // Each SQL file reaches the job as a swarm config (created for the run and
 // removed after it), the password as a swarm secret (never in the
-// environment or the logs). The job's output streams to this command's; a
-// failing migration is rolled back, its SQL error printed, and migrate
-// exits 1 (125 when the job could not run at all).
+// environment or the logs). The job's output streams to this command's, and
+// migrate exits with the job's exit code: 0 when every migration applied,
+// 1 when one failed (it is rolled back and its SQL error printed). It exits
+// 125 when the job could not run at all, 124 when --timeout stopped it, 130
+// (143) when Ctrl-C (SIGTERM) did.
 package main
 
 import (
@@ -27,10 +29,31 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// interruptContext is cancelled by the first SIGINT or SIGTERM, with an
+// errInterrupted cause: the job is stopped, its service removed, and
+// migrate exits 130 or 143. After the first, the signals get their default
+// action back: a second Ctrl-C ends migrate at once.
+func interruptContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-signals:
+			signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+			num, _ := sig.(syscall.Signal) // always, on Unix
+			cancel(errInterrupted{num})
+		case <-done:
+		}
+	}()
+	return ctx, func() { signal.Stop(signals); close(done); cancel(nil) }
 }
 
 type config struct {

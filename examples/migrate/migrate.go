@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -12,19 +11,38 @@ import (
 )
 
 // migrate runs the migration job with the SQL files as configs, and removes
-// the configs on every path.
+// the configs on every path. It returns the exit code (see outcome.go).
 func migrate(ctx context.Context, cfg config, docker *client.Client, runner *oneshot.Runner, stdout, stderr io.Writer) int {
 	files, err := sqlFiles(cfg.dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "migrate:", err)
-		return 125
+		return exitNotRun
 	}
 	configs, err := createConfigs(ctx, docker, files)
 	defer removeConfigs(docker, configs, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "migrate:", err)
-		return 125
+		return notRunCode(context.Cause(ctx))
 	}
+	res, err := runner.Run(ctx, oneshot.JobSpec{Image: cfg.image, Command: jobCommand(cfg)}, jobOptions(cfg, configs, stdout, stderr)...)
+	o := decide(res, err, context.Cause(ctx))
+	for _, line := range o.lines {
+		fmt.Fprintln(stderr, line)
+	}
+	return o.code
+}
+
+// jobCommand is the migration job's command line: the mode, the database,
+// and where the job finds the password and the SQL files.
+func jobCommand(cfg config) []string {
+	return []string{cfg.mode, "-host", cfg.dbService, "-db", cfg.dbName, "-user", cfg.dbUser,
+		"-password-file", "/run/secrets/db-password", "-dir", "/migrations"}
+}
+
+// jobOptions give the job the database's network, the password secret and
+// the SQL files' configs, stream its output to migrate's and bound it by
+// --timeout.
+func jobOptions(cfg config, configs []sqlConfig, stdout, stderr io.Writer) []oneshot.Option {
 	opts := []oneshot.Option{
 		oneshot.WithNetwork(cfg.network),
 		oneshot.WithSecretRef(oneshot.SecretRef{Name: cfg.passwordSecret, Target: "/run/secrets/db-password", Mode: 0o400}),
@@ -35,16 +53,5 @@ func migrate(ctx context.Context, cfg config, docker *client.Client, runner *one
 	for _, c := range configs {
 		opts = append(opts, oneshot.WithConfigRef(oneshot.ConfigRef{Name: c.name, Target: "/migrations/" + c.file}))
 	}
-	_, err = runner.Run(ctx, oneshot.JobSpec{Image: cfg.image, Command: []string{cfg.mode,
-		"-host", cfg.dbService, "-db", cfg.dbName, "-user", cfg.dbUser,
-		"-password-file", "/run/secrets/db-password", "-dir", "/migrations"}}, opts...)
-	var exitErr *oneshot.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &exitErr):
-		return exitErr.ExitCode()
-	}
-	fmt.Fprintln(stderr, err)
-	return 125
+	return opts
 }

@@ -95,10 +95,12 @@ Output:
                           output is inside it, not streamed
 
 Progress lines ("oneshot: task ... running on NODE") go to stderr when it is a
-terminal, on lines of their own. Exit codes: the job's own; 125 when oneshot
-could not run the job (bad flags, unknown secret, image not found, no suitable
-node, node lost, engine not a swarm manager); 124 after --timeout; 130 after
-Ctrl-C (143 after SIGTERM), once the service is removed.
+terminal, on lines of their own. Exit codes: the job's own, when it exited on
+its own; 125 when oneshot could not run the job (bad flags, unknown secret,
+image not found, no suitable node, node lost, engine not a swarm manager); 124
+when --timeout stopped it; 130 when Ctrl-C stopped it (143 for SIGTERM). A
+stopped job gets SIGTERM, and SIGKILL after --stop-timeout; oneshot waits until
+it has stopped, prints the rest of its output, then removes its service.
 `
 
 // parseRunFlags parses `oneshot run`'s arguments. Flags stop at IMAGE. It

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -61,7 +62,7 @@ func TestPrintJSON(t *testing.T) {
 	finished := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
 	res := &oneshot.Result{ExitCode: 2, State: oneshot.StateFailed, Stdout: []byte("hi\n"), Stderr: []byte("oops\n"),
 		ServiceName: "oneshot-a", TaskID: "t1", Attempts: 1, FinishedAt: finished}
-	printJSON(&out, res, errors.New("oneshot: job oneshot-a exited with code 2: oops"))
+	printJSON(&out, res, errors.New("oneshot: job oneshot-a exited with code 2: oops"), outcome{code: 2, exited: true})
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out.String()), &got))
 	assert.Equal(t, map[string]any{
@@ -70,8 +71,29 @@ func TestPrintJSON(t *testing.T) {
 	}, got, "unknown times and empty fields are left out")
 
 	out.Reset()
-	printJSON(&out, nil, errors.New("oneshot: JobSpec.Image: empty"))
+	printJSON(&out, nil, errors.New("oneshot: JobSpec.Image: empty"), outcome{code: 125})
 	var none map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out.String()), &none))
 	assert.Equal(t, map[string]any{"ExitCode": -1.0, "Stdout": "", "Stderr": "", "Error": "oneshot: JobSpec.Image: empty"}, none)
+}
+
+func TestPrintJSONOfAStoppedJob(t *testing.T) {
+	var out strings.Builder
+	res := &oneshot.Result{ExitCode: 143, State: oneshot.StateShutdown, Stdout: []byte("started\n"), ServiceName: "oneshot-a",
+		CleanupErr: &oneshot.CleanupError{ServiceID: "svc1", Err: errors.New("engine gone")}}
+	err := &oneshot.StopError{Job: "oneshot-a", Reason: context.DeadlineExceeded, By: "its timeout of 2s", Result: res}
+	printJSON(&out, res, err, decide(res, err, nil, false))
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out.String()), &got))
+	assert.Equal(t, 143.0, got["ExitCode"], "the job's own code; the command exits 124")
+	assert.Equal(t, "its timeout of 2s expired", got["Stopped"])
+	assert.Equal(t, err.Error(), got["Error"])
+	assert.Contains(t, got["CleanupErr"], "docker service rm svc1")
+	assert.NotContains(t, got, "StillRunning", "false is left out")
+
+	out.Reset()
+	err.StillRunning, err.Problem = true, "its task had not ended"
+	printJSON(&out, res, err, decide(res, err, nil, false))
+	require.NoError(t, json.Unmarshal([]byte(out.String()), &got))
+	assert.Equal(t, true, got["StillRunning"])
 }

@@ -35,11 +35,15 @@ func progressLine(s oneshot.TaskStatus, elapsed time.Duration) string {
 }
 
 // summaryLine is the progress line that ends a run whose job exited: its
-// exit code, how long it all took, and what became of its service.
+// exit code, how long it all took, and what became of its service (a
+// warning says why one that should have gone is still there).
 func summaryLine(res *oneshot.Result, kept bool, elapsed time.Duration) string {
 	fate := "service removed"
-	if kept {
+	switch {
+	case kept:
 		fate = "service kept ('oneshot prune' removes it)"
+	case res.CleanupErr != nil:
+		fate = "service not removed"
 	}
 	return fmt.Sprintf("oneshot: job %s exited with code %d after %.2fs; %s", res.ServiceName, res.ExitCode, elapsed.Seconds(), fate)
 }

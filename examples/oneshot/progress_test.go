@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -30,4 +31,9 @@ func TestSummaryLine(t *testing.T) {
 	res := &oneshot.Result{ServiceName: "oneshot-a", ExitCode: 3}
 	assert.Equal(t, "oneshot: job oneshot-a exited with code 3 after 1.50s; service removed", summaryLine(res, false, 1500*time.Millisecond))
 	assert.Contains(t, summaryLine(res, true, time.Second), "service kept")
+}
+
+func TestSummaryLineOfAServiceLeftBehind(t *testing.T) {
+	res := &oneshot.Result{ServiceName: "oneshot-a", ExitCode: 0, CleanupErr: &oneshot.CleanupError{ServiceID: "svc1", Err: errors.New("engine gone")}}
+	assert.Equal(t, "oneshot: job oneshot-a exited with code 0 after 1.00s; service not removed", summaryLine(res, false, time.Second))
 }

@@ -31,29 +31,55 @@ func runCommand(ctx context.Context, args []string, term terminal) int {
 	}
 	con := newConsole(term.stderr)
 	opts = append(opts, outputOptions(flags, term, con, start)...)
-	stopNote := context.AfterFunc(ctx, func() {
-		con.Println("oneshot: stopping the job and removing its service (press Ctrl-C again to quit at once)")
-	})
+	stopNote := context.AfterFunc(ctx, func() { con.Println(stoppingNote(flags)) })
 	defer stopNote()
 
 	res, err := oneshot.Run(ctx, oneshot.JobSpec{Image: flags.image, Command: flags.command}, opts...)
 	con.Finish()
 	o := decide(res, err, context.Cause(ctx), flags.keep)
-	if o.code == exitNotRun && err != nil {
-		o.message = flags.explainError(err)
-	} else {
-		o.message = optionFlags.Replace(o.message)
-	}
 	if flags.json {
-		printJSON(term.stdout, res, err)
+		printJSON(term.stdout, res, err, o)
 	}
 	if o.exited && (flags.showProgress(term.stderrIsTerminal) || flags.keep && !flags.quiet) {
 		con.Println(summaryLine(res, flags.keep, time.Since(start)))
 	}
-	if o.message != "" {
-		con.Println(o.message)
+	for _, line := range flags.report(o) {
+		con.Println(line)
 	}
 	return o.code
+}
+
+// stoppingNote is printed when the first Ctrl-C (or SIGTERM) stops the
+// job: the command now waits until the job has stopped, which may take its
+// stop grace period.
+func stoppingNote(flags *runFlags) string {
+	grace := flags.stopTimeout
+	if grace <= 0 {
+		grace = defaultStopTimeout
+	}
+	fate := "remove its service"
+	if flags.keep {
+		fate = "keep its service"
+	}
+	return fmt.Sprintf("oneshot: stopping the job: SIGTERM now, SIGKILL if it is still running after its stop grace period of %s; "+
+		"waiting until it has stopped to %s (press Ctrl-C again to quit at once)", grace, fate)
+}
+
+// report is the lines the command prints on stderr at its end: the
+// outcome's message (a refusal in the words of the flags), then the
+// warnings.
+func (f *runFlags) report(o outcome) []string {
+	var lines []string
+	switch {
+	case o.refusal != nil:
+		lines = append(lines, f.explainError(o.refusal))
+	case o.message != "":
+		lines = append(lines, optionFlags.Replace(o.message))
+	}
+	for _, w := range o.warnings {
+		lines = append(lines, optionFlags.Replace(w))
+	}
+	return lines
 }
 
 // outputOptions send the job's output to the terminal (unless --json keeps
@@ -76,8 +102,10 @@ func outputOptions(flags *runFlags, term terminal, con *console, start time.Time
 }
 
 // jsonResult is what --json prints: the Result, with the output as text
-// (bytes that are not UTF-8 become U+FFFD), times left out when unknown, and
-// the error's message, if any. Its fields are named as the Result's are.
+// (bytes that are not UTF-8 become U+FFFD), times left out when unknown, the
+// error's message, if any, what stopped the job, if it was stopped early,
+// and the failure to remove its service, if any. The Result's fields keep
+// their names.
 type jsonResult struct {
 	ExitCode                     int
 	State                        oneshot.TaskState `json:",omitempty"`
@@ -91,11 +119,18 @@ type jsonResult struct {
 	StartedAt                    time.Time `json:",omitzero"`
 	FinishedAt                   time.Time `json:",omitzero"`
 	Error                        string    `json:",omitempty"`
+	// Stopped says what stopped the job before its end ("its timeout of
+	// 2s expired", "interrupted by SIGINT"); StillRunning that it may
+	// still run.
+	Stopped      string `json:",omitempty"`
+	StillRunning bool   `json:",omitzero"`
+	// CleanupErr says the job's service could not be removed.
+	CleanupErr string `json:",omitempty"`
 }
 
 // printJSON prints the result of a run as one indented JSON object; a run
 // that created no service has ExitCode -1 and only the Error.
-func printJSON(w io.Writer, res *oneshot.Result, err error) {
+func printJSON(w io.Writer, res *oneshot.Result, err error, o outcome) {
 	if res == nil {
 		res = &oneshot.Result{ExitCode: -1}
 	}
@@ -105,9 +140,13 @@ func printJSON(w io.Writer, res *oneshot.Result, err error) {
 		ServiceID: res.ServiceID, ServiceName: res.ServiceName, TaskID: res.TaskID, NodeID: res.NodeID,
 		Message: res.Message, Err: res.Err, Attempts: res.Attempts,
 		CreatedAt: res.CreatedAt, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
+		Stopped: o.stopped, StillRunning: o.stillRunning,
 	}
 	if err != nil {
 		out.Error = err.Error()
+	}
+	if res.CleanupErr != nil {
+		out.CleanupErr = res.CleanupErr.Error()
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -22,12 +22,12 @@ var flagOfField = map[string]string{
 	"LogDriver": "--log-driver/--log-opt",
 }
 
-// optionFlags turns the names of the package's options, in the library's
-// advice, into the flags that set them.
+// optionFlags turns the names of the package's options and functions, in
+// the library's advice, into the flags and commands that do the same.
 var optionFlags = strings.NewReplacer(
 	"WithRegistryAuthFromDockerConfig", "--with-registry-auth", "WithRegistryAuth", "--with-registry-auth",
 	"WithScheduleTimeout", "--schedule-timeout", "WithTimeout", "--timeout", "WithEnvFile", "--env-file",
-	"WithLogDriver", "--log-driver and --log-opt",
+	"WithLogDriver", "--log-driver and --log-opt", "oneshot.Prune", "'oneshot prune'",
 )
 
 // goAPIFix matches a fix that only makes sense to a Go caller (it names an
@@ -44,7 +44,7 @@ var fieldPattern = regexp.MustCompile(`^(\w+)(?:\[([^\]]*)\])?`)
 // error a line.
 func (f *runFlags) explainError(err error) string {
 	var lines []string
-	for _, e := range flatten(err) {
+	for _, e := range parts(err) {
 		var specErr *oneshot.SpecError
 		if errors.As(e, &specErr) {
 			lines = append(lines, f.explainSpecError(specErr))
