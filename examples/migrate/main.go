@@ -19,41 +19,21 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
 
 	"github.com/oneshot-go/oneshot"
+	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
 func main() {
-	ctx, stop := interruptContext()
+	// The first Ctrl-C (SIGTERM) stops the job and removes its service;
+	// migrate then exits 130 (143). A second one ends migrate at once.
+	ctx, stop := jobexit.InterruptContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
-}
-
-// interruptContext is cancelled by the first SIGINT or SIGTERM, with an
-// errInterrupted cause: the job is stopped, its service removed, and
-// migrate exits 130 or 143. After the first, the signals get their default
-// action back: a second Ctrl-C ends migrate at once.
-func interruptContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-signals:
-			signal.Reset(syscall.SIGINT, syscall.SIGTERM)
-			num, _ := sig.(syscall.Signal) // always, on Unix
-			cancel(errInterrupted{num})
-		case <-done:
-		}
-	}()
-	return ctx, func() { signal.Stop(signals); close(done); cancel(nil) }
 }
 
 type config struct {

@@ -8,6 +8,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/oneshot-go/oneshot"
+	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
 // migrate runs the migration job with the SQL files as configs, and removes
@@ -16,7 +17,7 @@ func migrate(ctx context.Context, cfg config, docker *client.Client, runner *one
 	files, err := sqlFiles(cfg.dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "migrate:", err)
-		return exitNotRun
+		return jobexit.NotRun
 	}
 	configs, err := createConfigs(ctx, docker, files)
 	defer removeConfigs(docker, configs, stderr)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/oneshot-go/oneshot"
+	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
 func TestDecide(t *testing.T) {
@@ -20,9 +21,9 @@ func TestDecide(t *testing.T) {
 	appliedLeft := &oneshot.Result{ExitCode: 0, ServiceName: "oneshot-m", State: oneshot.StateComplete, CleanupErr: cleanup}
 	stopped := &oneshot.Result{ExitCode: 143, ServiceName: "oneshot-m", State: oneshot.StateShutdown, StartedAt: time.Unix(1, 0)}
 	outputLost := &oneshot.OutputError{Job: "oneshot-m", Stream: "stdout", Problem: oneshot.OutputLost, Offset: 10, Size: -1}
-	sigint, sigterm := errInterrupted{syscall.SIGINT}, errInterrupted{syscall.SIGTERM}
+	sigint, sigterm := jobexit.Interrupted{Signal: syscall.SIGINT}, jobexit.Interrupted{Signal: syscall.SIGTERM}
 	timedOut := &oneshot.StopError{Job: "oneshot-m", Reason: context.DeadlineExceeded, By: "its timeout of 10m0s", Result: stopped}
-	interrupted := func(sig errInterrupted) error {
+	interrupted := func(sig jobexit.Interrupted) error {
 		return &oneshot.StopError{Job: "oneshot-m", Reason: context.Canceled, By: "the context given to Run", Cause: sig, Result: stopped}
 	}
 	cases := []struct {
@@ -74,16 +75,6 @@ func TestDecide(t *testing.T) {
 func TestNotRunCode(t *testing.T) {
 	assert.Equal(t, 125, notRunCode(nil))
 	assert.Equal(t, 125, notRunCode(context.Canceled))
-	assert.Equal(t, 130, notRunCode(errInterrupted{syscall.SIGINT}))
-	assert.Equal(t, 143, notRunCode(errInterrupted{syscall.SIGTERM}))
-}
-
-func TestParts(t *testing.T) {
-	exit := &oneshot.ExitError{Result: &oneshot.Result{ExitCode: 1}}
-	stop := &oneshot.StopError{Job: "oneshot-m", Reason: context.Canceled, Cause: errInterrupted{syscall.SIGINT}}
-	out := &oneshot.OutputError{Job: "oneshot-m", Stream: "stderr", Problem: oneshot.OutputWriterFailed, Err: syscall.EPIPE}
-	assert.Nil(t, parts(nil))
-	assert.Equal(t, []error{stop}, parts(stop), "a StopError is one error")
-	assert.Equal(t, []error{out}, parts(out), "an OutputError is one error")
-	assert.Equal(t, []error{exit, stop, out}, parts(errors.Join(exit, errors.Join(stop, out))))
+	assert.Equal(t, 130, notRunCode(jobexit.Interrupted{Signal: syscall.SIGINT}))
+	assert.Equal(t, 143, notRunCode(jobexit.Interrupted{Signal: syscall.SIGTERM}))
 }

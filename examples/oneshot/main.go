@@ -12,12 +12,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
 func main() {
@@ -47,9 +48,9 @@ func consoleOf(stdout, stderr *os.File) terminal {
 func run(args []string, term terminal) int {
 	if len(args) == 0 {
 		usage(term.stderr)
-		return exitNotRun
+		return jobexit.NotRun
 	}
-	ctx, stop := interruptContext()
+	ctx, stop := jobexit.InterruptContext()
 	defer stop()
 	switch args[0] {
 	case "run":
@@ -64,7 +65,7 @@ func run(args []string, term terminal) int {
 	}
 	fmt.Fprintf(term.stderr, "oneshot: unknown command %q\n\n", args[0])
 	usage(term.stderr)
-	return exitNotRun
+	return jobexit.NotRun
 }
 
 // usage lists the sub-commands.
@@ -76,25 +77,4 @@ func usage(w io.Writer) {
 
 Run 'oneshot run --help' or 'oneshot prune --help' for their flags.
 `)
-}
-
-// interruptContext is cancelled by the first SIGINT or SIGTERM, with an
-// errInterrupted cause, so that the job is stopped and its service removed.
-// After the first, the signals get their default action back: a second
-// Ctrl-C ends the process at once.
-func interruptContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-signals:
-			signal.Reset(syscall.SIGINT, syscall.SIGTERM)
-			num, _ := sig.(syscall.Signal) // always, on Unix
-			cancel(errInterrupted{num})
-		case <-done:
-		}
-	}()
-	return ctx, func() { signal.Stop(signals); close(done); cancel(nil) }
 }

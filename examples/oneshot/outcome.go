@@ -5,22 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/oneshot-go/oneshot"
-)
-
-// Exit codes of `oneshot run` itself, besides the job's own.
-const (
-	// exitNotRun means oneshot could not run the job, as with docker run.
-	exitNotRun = 125
-	// exitTimeout means --timeout expired and the job was stopped, as with
-	// timeout(1).
-	exitTimeout = 124
-	// exitSignalBase plus the signal's number means the user stopped the
-	// job (130 for Ctrl-C, 143 for SIGTERM), as shells report it.
-	exitSignalBase = 128
+	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
 // defaultStopTimeout is the stop grace period of a job run without
@@ -60,20 +48,21 @@ type outcome struct {
 // output not wholly read, its service not removed): those are warnings. A
 // job that could not run gives 125.
 func decide(res *oneshot.Result, err error, cause error, kept bool) outcome {
-	outcomeErrs, outputErrs := splitOutputErrors(err)
-	o := outcome{warnings: warnings(res, outputErrs)}
+	outcomeErrs, outputErrs := jobexit.SplitOutputErrors(err)
+	o := outcome{warnings: jobexit.Warnings("oneshot: warning: ", res, outputErrs)}
 	var stop *oneshot.StopError
-	var sig errInterrupted
+	var sig jobexit.Interrupted
 	switch {
 	case errors.As(err, &stop):
 		o.decideStop(stop, cause, kept)
 	case res != nil && res.ExitCode >= 0:
-		o.code, o.exited, o.message = res.ExitCode, true, besidesExit(outcomeErrs)
+		o.code, o.exited = res.ExitCode, true
+		o.message = strings.Join(jobexit.Messages(jobexit.WithoutExitErrors(outcomeErrs)), "\n")
 	case errors.Is(err, context.Canceled) && errors.As(cause, &sig):
-		o.code = sig.exitCode()
+		o.code = sig.ExitCode()
 		o.message = fmt.Sprintf("oneshot: %v before the job started; nothing was left on the swarm", sig)
 	case err != nil:
-		o.code, o.refusal = exitNotRun, err
+		o.code, o.refusal = jobexit.NotRun, err
 		if len(outcomeErrs) == 1 {
 			o.refusal = outcomeErrs[0]
 		} else if len(outcomeErrs) > 1 {
@@ -87,19 +76,18 @@ func decide(res *oneshot.Result, err error, cause error, kept bool) outcome {
 // the exit code says what stopped it, the message what became of the job
 // and its service.
 func (o *outcome) decideStop(stop *oneshot.StopError, cause error, kept bool) {
-	var sig errInterrupted
-	interrupted := errors.As(stop, &sig) || errors.As(cause, &sig)
-	o.stillRunning = stop.StillRunning
-	switch {
-	case errors.Is(stop, context.DeadlineExceeded):
-		o.code, o.stopped = exitTimeout, stop.By+" expired"
-	case errors.Is(stop, context.Canceled) && interrupted:
-		o.code, o.stopped = sig.exitCode(), sig.Error()
-	default:
+	o.code, o.stillRunning = jobexit.StopCode(stop, cause), stop.StillRunning
+	switch o.code {
+	case jobexit.NotRun:
 		// Not the command's doing (it never closes its Runner): the
 		// library's own words.
-		o.code, o.message = exitNotRun, joinFacts(stop.Error(), serviceFate(stop.Result, kept))
+		o.message = joinFacts(stop.Error(), serviceFate(stop.Result, kept))
 		return
+	case jobexit.Timeout:
+		o.stopped = stop.By + " expired"
+	default: // a signal's code
+		sig, _ := jobexit.Interruption(stop, cause)
+		o.stopped = sig.Error()
 	}
 	o.message = joinFacts(fmt.Sprintf("oneshot: job %s stopped: %s", stop.Job, o.stopped), jobFate(stop), serviceFate(stop.Result, kept))
 }
@@ -143,84 +131,3 @@ func joinFacts(facts ...string) string {
 	}
 	return strings.Join(kept, "; ")
 }
-
-// warnings are the lines that tell of the output problems and of a
-// service that could not be removed.
-func warnings(res *oneshot.Result, outputErrs []error) []string {
-	var lines []string
-	for _, e := range outputErrs {
-		lines = append(lines, warningLine(e))
-	}
-	if res != nil && res.CleanupErr != nil {
-		lines = append(lines, warningLine(res.CleanupErr))
-	}
-	return lines
-}
-
-// warningLine is err's message marked as a warning:
-// "oneshot: warning: job ...".
-func warningLine(err error) string {
-	return "oneshot: warning: " + strings.TrimPrefix(err.Error(), "oneshot: ")
-}
-
-// splitOutputErrors separates, in err, the job's outcome (and whatever
-// else kept it from running) from the problems with its output, which only
-// warn.
-func splitOutputErrors(err error) (outcomeErrs, outputErrs []error) {
-	for _, e := range parts(err) {
-		var outErr *oneshot.OutputError
-		if errors.As(e, &outErr) {
-			outputErrs = append(outputErrs, e)
-		} else {
-			outcomeErrs = append(outcomeErrs, e)
-		}
-	}
-	return outcomeErrs, outputErrs
-}
-
-// besidesExit is the message of errs without their *ExitError, which needs
-// no words (the exit code says it), one error a line.
-func besidesExit(errs []error) string {
-	var lines []string
-	for _, e := range errs {
-		var exitErr *oneshot.ExitError
-		if !errors.As(e, &exitErr) {
-			lines = append(lines, e.Error())
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
-// parts returns the errors that errors.Join put together in err, nested
-// joins included, or err itself; none for nil. The library's errors that
-// wrap several errors (a *StopError its reason and cause, an *OutputError
-// ErrOutputIncomplete and the engine's error) are one error each.
-func parts(err error) []error {
-	switch err.(type) {
-	case nil:
-		return nil
-	case *oneshot.StopError, *oneshot.OutputError:
-		return []error{err}
-	}
-	joined, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	var out []error
-	for _, e := range joined.Unwrap() {
-		out = append(out, parts(e)...)
-	}
-	return out
-}
-
-// errInterrupted is the cause of a context cancelled by a signal.
-type errInterrupted struct{ sig syscall.Signal }
-
-// Error names the signal, e.g. "interrupted by SIGINT".
-func (e errInterrupted) Error() string {
-	return "interrupted by " + map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[e.sig]
-}
-
-// exitCode is the command's exit code after the signal, as shells report
-// it: 130 for SIGINT, 143 for SIGTERM.
-func (e errInterrupted) exitCode() int { return exitSignalBase + int(e.sig) }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/oneshot-go/oneshot"
+	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
 // Results and errors as the library returns them, for the tables below.
@@ -22,8 +23,8 @@ var (
 	outputLost     = &oneshot.OutputError{Job: "oneshot-a", Stream: "stdout", Problem: oneshot.OutputLost, Offset: 10, Size: -1}
 	writerGone     = &oneshot.OutputError{Job: "oneshot-a", Stream: "stderr", Problem: oneshot.OutputWriterFailed, Offset: 4, Size: -1, Err: syscall.EPIPE}
 	stoppedAndLeft = &oneshot.Result{ExitCode: 143, ServiceName: "oneshot-a", State: oneshot.StateShutdown, CleanupErr: cleanupErr}
-	sigint         = errInterrupted{syscall.SIGINT}
-	sigterm        = errInterrupted{syscall.SIGTERM}
+	sigint         = jobexit.Interrupted{Signal: syscall.SIGINT}
+	sigterm        = jobexit.Interrupted{Signal: syscall.SIGTERM}
 )
 
 // stoppedResult is the Result of a job stopped after it started, with the
@@ -38,7 +39,7 @@ func timedOut(res *oneshot.Result) *oneshot.StopError {
 }
 
 // interrupted is the StopError of a job stopped by the signal's context.
-func interrupted(sig errInterrupted, res *oneshot.Result) *oneshot.StopError {
+func interrupted(sig jobexit.Interrupted, res *oneshot.Result) *oneshot.StopError {
 	return &oneshot.StopError{Job: "oneshot-a", Reason: context.Canceled, By: "the context given to Run", Cause: sig, Result: res}
 }
 
@@ -172,16 +173,6 @@ func TestDecideRefusalLeavesOutputProblemsToTheWarnings(t *testing.T) {
 	assert.Equal(t, 125, o.code)
 	assert.Equal(t, lost, o.refusal)
 	assertEachContains(t, []string{"oneshot: warning: job oneshot-a: job output incomplete"}, o.warnings)
-}
-
-func TestParts(t *testing.T) {
-	exit := &oneshot.ExitError{Result: exitedWith3}
-	stop := interrupted(sigint, stoppedResult(143))
-	assert.Nil(t, parts(nil))
-	assert.Equal(t, []error{exit}, parts(exit))
-	assert.Equal(t, []error{stop}, parts(stop), "a StopError is one error, not its reason and cause")
-	assert.Equal(t, []error{writerGone}, parts(writerGone), "an OutputError is one error")
-	assert.Equal(t, []error{exit, outputLost, writerGone}, parts(errors.Join(exit, errors.Join(outputLost, writerGone))))
 }
 
 func TestReportSpeaksOfFlags(t *testing.T) {

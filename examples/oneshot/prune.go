@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oneshot-go/oneshot"
+	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
 // pruneUsage is `oneshot prune --help`.
@@ -74,7 +75,7 @@ func pruneCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "oneshot:", err)
-		return exitNotRun
+		return jobexit.NotRun
 	}
 	pruned, err := oneshot.Prune(ctx, opts...)
 	verb := "removed"

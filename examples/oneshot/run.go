@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oneshot-go/oneshot"
+	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
 // runCommand is `oneshot run`: it runs one job and returns the exit code the
@@ -22,12 +23,12 @@ func runCommand(ctx context.Context, args []string, term terminal) int {
 	}
 	if err != nil {
 		fmt.Fprintln(term.stderr, "oneshot:", err)
-		return exitNotRun
+		return jobexit.NotRun
 	}
 	opts, err := flags.options()
 	if err != nil {
 		fmt.Fprintln(term.stderr, "oneshot:", err)
-		return exitNotRun
+		return jobexit.NotRun
 	}
 	con := newConsole(term.stderr)
 	opts = append(opts, outputOptions(flags, term, con, start)...)

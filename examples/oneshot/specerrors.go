@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/oneshot-go/oneshot"
+	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
 // flagOfField names the flag (or argument) of `oneshot run` that sets each
@@ -44,7 +45,7 @@ var fieldPattern = regexp.MustCompile(`^(\w+)(?:\[([^\]]*)\])?`)
 // error a line.
 func (f *runFlags) explainError(err error) string {
 	var lines []string
-	for _, e := range parts(err) {
+	for _, e := range jobexit.Parts(err) {
 		var specErr *oneshot.SpecError
 		if errors.As(e, &specErr) {
 			lines = append(lines, f.explainSpecError(specErr))
