@@ -97,8 +97,11 @@ func nodeLossReason(snap snapshot, t swarm.Task) string {
 }
 
 // stopVerdict says whether a job that was asked to stop (its service
-// parked, see service.go) has stopped: every task it ran has ended. Its
-// task is the latest of them, if any.
+// parked, see service.go) has stopped: the swarm has applied the park (the
+// task it makes in place of the job's is there) and every task the job ran
+// has ended. Until the park is applied, the swarm may still make a task of
+// the job from the spec it read before (seen here, tens of milliseconds
+// after the update). Its task is the latest of them, if any.
 func stopVerdict(snap snapshot, now time.Time) (v verdict) {
 	tasks := jobTasks(snap.tasks)
 	v.attempts = len(tasks)
@@ -108,7 +111,8 @@ func stopVerdict(snap snapshot, now time.Time) (v verdict) {
 	switch {
 	case snap.gone:
 		v.done = true
-	case v.task == nil || TaskState(v.task.Status.State).Terminal():
+	case !slices.ContainsFunc(snap.tasks, parked):
+	case !slices.ContainsFunc(tasks, mayRun):
 		v.done = true
 	case snap.nodes[v.task.NodeID].lost():
 		v.recheckAt, v.done = nodeLost(snap, *v.task, now)
@@ -117,6 +121,16 @@ func stopVerdict(snap snapshot, now time.Time) (v verdict) {
 		}
 	}
 	return v
+}
+
+// mayRun reports whether a task runs or may still run: it has not ended,
+// and it is not one the swarm will never start (never assigned to a node,
+// and no longer wanted running: a task stopped before it had a node stays
+// so, unless deleted).
+func mayRun(t swarm.Task) bool {
+	state := TaskState(t.Status.State)
+	willNeverRun := waitingForNode(state) && t.DesiredState != "" && t.DesiredState != swarm.TaskStateRunning && t.DesiredState != swarm.TaskStateReady
+	return !state.Terminal() && !willNeverRun
 }
 
 // jobTasks keeps the tasks that run the job: those of its latest run (a

@@ -130,3 +130,65 @@ func TestTaskStateTerminal(t *testing.T) {
 		assert.False(t, s.Terminal(), s)
 	}
 }
+
+// parkedTask is the task the swarm makes in place of a stopped job's.
+func parkedTask(id string) swarm.Task {
+	t := task(id, 9, swarm.TaskStatePending, unassigned, withErr("no suitable node"))
+	t.Spec.Placement = &swarm.Placement{Constraints: []string{"node.role==worker", parkConstraint}}
+	return t
+}
+
+func TestStopVerdict(t *testing.T) {
+	ready := map[string]nodeInfo{"n1": {hostname: "node-1", state: swarm.NodeStateReady}}
+	down := map[string]nodeInfo{"n1": {hostname: "node-1", state: swarm.NodeStateDown}}
+	cases := []struct {
+		name   string
+		snap   snapshot
+		done   bool
+		taskID string
+		kind   error
+	}{
+		{name: "the park not applied yet: a task may still come", snap: snapshot{}},
+		{name: "the park not applied yet, the task running", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRunning)}, nodes: ready}, taskID: "a"},
+		{name: "parked before any task ran", snap: snapshot{tasks: []swarm.Task{parkedTask("p")}}, done: true},
+		{name: "parked, the task still stopping", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRunning), parkedTask("p")}, nodes: ready}, taskID: "a"},
+		{name: "parked, a late task of the old spec not ended", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStatePending, unassigned), parkedTask("p")}}, taskID: "a"},
+		{name: "parked, a task stopped before it had a node", snap: snapshot{tasks: []swarm.Task{desired(task("a", 0, swarm.TaskStatePending, unassigned), swarm.TaskStateShutdown), parkedTask("p")}},
+			done: true, taskID: "a"},
+		{name: "parked, the task ended", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateShutdown, exited(143)), parkedTask("p")}}, done: true, taskID: "a"},
+		{name: "the service gone", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRunning)}, gone: true}, done: true, taskID: "a"},
+		{name: "its node lost", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRunning), parkedTask("p")}, nodes: down},
+			done: true, taskID: "a", kind: ErrNodeLost},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := stopVerdict(tc.snap, t0)
+			assert.Equal(t, tc.done, v.done)
+			if tc.taskID == "" {
+				assert.Nil(t, v.task)
+			} else if assert.NotNil(t, v.task) {
+				assert.Equal(t, tc.taskID, v.task.ID)
+			}
+			assert.Equal(t, tc.kind, v.kind)
+		})
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	of := func(state swarm.TaskState, opts ...func(*swarm.Task)) int {
+		tk := task("a", 0, state, opts...)
+		return exitCode(&tk)
+	}
+	assert.Equal(t, 0, of(swarm.TaskStateComplete, exited(0)))
+	assert.Equal(t, 3, of(swarm.TaskStateFailed, exited(3)))
+	assert.Equal(t, 143, of(swarm.TaskStateShutdown, exited(143)), "a stopped task's own code")
+	assert.Equal(t, -1, of(swarm.TaskStateRunning, exited(0)), "not over")
+	assert.Equal(t, -1, of(swarm.TaskStateRejected, withErr("No such image: x")))
+	assert.Equal(t, -1, of(swarm.TaskStateShutdown), "stopped before it had a container")
+	assert.Equal(t, -1, exitCode(nil))
+}
+
+func desired(t swarm.Task, state swarm.TaskState) swarm.Task {
+	t.DesiredState = state
+	return t
+}

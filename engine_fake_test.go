@@ -46,8 +46,10 @@ type fakeEngine struct {
 	createdAnyway bool
 	info          system.Info
 	// changed and nodeChanged, set by newFakeRunner, wake the Runner's
-	// poll, the latter reading the nodes again.
+	// poll, the latter reading the nodes again; polls tells when the
+	// Runner's polls end.
 	changed, nodeChanged func()
+	polls                *pollWatch
 }
 
 func newFakeEngine() *fakeEngine {
@@ -330,12 +332,30 @@ func newFakeRunner(t *testing.T) (*Runner, *fakeEngine, *fakeClock) {
 	r := &Runner{api: f, log: quietLogger, clock: c, inFlight: map[*Job]bool{}}
 	r.watch = newWatcher(f, r.log, c)
 	f.changed = r.watch.wakeUp
+	f.polls = watchPolls(r)
 	f.nodeChanged = func() {
 		r.watch.markNodesStale()
 		r.watch.wakeUp()
 	}
-	t.Cleanup(func() { _ = r.Close() })
+	t.Cleanup(func() { closeOnTheClock(t, r, c) })
 	return r, f, c
+}
+
+// closeOnTheClock closes r, moving the fake clock on until Close returns:
+// the jobs a test left in flight are stopped, and their stops wait on the
+// clock (the reaper's settling time, the stop's bound).
+func closeOnTheClock(t *testing.T, r *Runner, c *fakeClock) {
+	closed := make(chan error, 1)
+	go func() { closed <- r.Close() }()
+	for range 1000 {
+		select {
+		case <-closed:
+			return
+		case <-time.After(time.Millisecond):
+			c.Advance(100 * time.Millisecond)
+		}
+	}
+	t.Error("Close did not return")
 }
 
 // await returns what ch receives, failing the test if nothing comes for

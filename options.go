@@ -256,7 +256,8 @@ func WithLogDriver(name string, options map[string]string) Option {
 
 // WithKeep leaves the job's service on the swarm after the job ends, for
 // inspection (Prune removes it). A kept job that must stop is stopped all
-// the same, and kept scaled to zero.
+// the same, and kept parked: placed where no node is, so that it never
+// runs again.
 func WithKeep() Option {
 	return func(s *JobSpec) error { s.Keep = true; return nil }
 }

@@ -16,7 +16,7 @@ import (
 // two, each with a bounded context of its own so that a caller's cancelled
 // context never leaves one half done (the job's WaitDelay, in os/exec's
 // words): it is created, parked when the job must stop before its end, and
-// removed (or, kept, scaled to zero).
+// removed (or kept, parked).
 const (
 	// serviceCallTimeout bounds each of these changes.
 	serviceCallTimeout = 30 * time.Second
@@ -27,7 +27,16 @@ const (
 	// in its place never runs. Scaling to zero would stop the task too,
 	// but the swarm then deletes the task and its container, and the log
 	// with them, as soon as the container has exited (measured on 20.10).
+	// A kept job stays parked: scaling it to zero afterwards would make
+	// the swarm delete that never-running task, and a manager of Docker
+	// 20.10 crashes when the service is removed while it deletes one of
+	// its tasks (swarmkit's SetServiceTasksRemove, seen here).
 	parkConstraint = "node.id==oneshot.stopped"
+	// reaperSettle is how long after the swarm made the never-running
+	// task the service may be removed: the swarm's task reaper looks at a
+	// slot 250 ms after a task was added to it, and deletes its oldest
+	// tasks if it holds more than the task history limit.
+	reaperSettle = 500 * time.Millisecond
 )
 
 // createService creates a job's service. The request is never abandoned
@@ -73,45 +82,31 @@ func (r *Runner) removeOrphan(ctx context.Context, meta swarm.Annotations) error
 // parkService stops the job's task without losing it (see parkConstraint).
 // It retries when the service changed between reading and updating it.
 func (r *Runner) parkService(ctx context.Context, id string) error {
-	return r.updateService(ctx, id, func(spec *swarm.ServiceSpec) {
-		placement := &swarm.Placement{}
-		if spec.TaskTemplate.Placement != nil {
-			*placement = *spec.TaskTemplate.Placement
-		}
-		placement.Constraints = slices.Concat(placement.Constraints, []string{parkConstraint})
-		spec.TaskTemplate.Placement = placement
-	})
-}
-
-// scaleToZero drops the never-running task of a parked service that is
-// kept: the stopped task stays in its history.
-func (r *Runner) scaleToZero(ctx context.Context, id string) error {
-	return r.updateService(ctx, id, func(spec *swarm.ServiceSpec) {
-		if spec.Mode.Replicated != nil {
-			zero := uint64(0)
-			spec.Mode.Replicated.Replicas = &zero
-		}
-	})
-}
-
-// updateService reads the service, changes its spec and writes it back,
-// up to three times if someone else updated it in between.
-func (r *Runner) updateService(ctx context.Context, id string, change func(*swarm.ServiceSpec)) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serviceCallTimeout)
 	defer cancel()
 	var err error
 	for range 3 {
-		var found client.ServiceInspectResult
-		if found, err = r.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{}); err != nil {
-			return err
-		}
-		spec := found.Service.Spec
-		change(&spec)
-		_, err = r.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: found.Service.Version, Spec: spec})
-		if err == nil || cerrdefs.IsNotFound(err) {
+		if err = r.parkOnce(ctx, id); err == nil || cerrdefs.IsNotFound(err) {
 			return err
 		}
 	}
+	return err
+}
+
+// parkOnce reads the service and writes it back parked.
+func (r *Runner) parkOnce(ctx context.Context, id string) error {
+	found, err := r.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	if err != nil {
+		return err
+	}
+	spec := found.Service.Spec
+	placement := &swarm.Placement{}
+	if spec.TaskTemplate.Placement != nil {
+		*placement = *spec.TaskTemplate.Placement
+	}
+	placement.Constraints = slices.Concat(placement.Constraints, []string{parkConstraint})
+	spec.TaskTemplate.Placement = placement
+	_, err = r.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: found.Service.Version, Spec: spec})
 	return err
 }
 

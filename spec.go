@@ -93,7 +93,7 @@ type JobSpec struct {
 	StopGracePeriod time.Duration
 	// Keep leaves the service on the swarm after the job ends, for
 	// inspection; Prune removes it later. A kept job is stopped all the
-	// same when it must stop, and kept scaled to zero.
+	// same when it must stop, and kept parked (see WithKeep).
 	Keep bool
 	// LogDriver, if its Name is set, replaces the node's default log
 	// driver for the job's container, e.g. to keep all of a large output

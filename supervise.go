@@ -116,6 +116,8 @@ func (j *Job) awaitEnd(jw *jobWatch, obs *observer) ending {
 
 // stopTask asks the swarm to stop the job's task and waits until it has
 // ended, within the stop grace period and a margin: stopped means ended.
+// It also waits until the swarm's task reaper has seen the task made in
+// place of the job's (see reaperSettle): the service may then be removed.
 func (j *Job) stopTask(jw *jobWatch, obs *observer, end *ending) {
 	bound := j.stopGracePeriod() + stopMargin
 	deadline := j.clock().NewTimer(bound)
@@ -134,7 +136,11 @@ func (j *Job) stopTask(jw *jobWatch, obs *observer, end *ending) {
 		obs.see(snap)
 		var recheckAt time.Time
 		if snap.seq > seq { // a poll that started after the park
-			v := stopVerdict(snap, j.clock().Now())
+			now := j.clock().Now()
+			v := stopVerdict(snap, now)
+			if settled := parkedSince(snap).Add(reaperSettle); v.done && now.Before(settled) && v.kind == nil {
+				v.done, v.recheckAt = false, settled
+			}
 			if v.done {
 				end.verdict = v
 				if errors.Is(v.kind, ErrNodeLost) {
@@ -156,6 +162,17 @@ func (j *Job) stopTask(jw *jobWatch, obs *observer, end *ending) {
 			return
 		}
 	}
+}
+
+// parkedSince is when the task the swarm makes in place of a parked
+// job's was first seen, or zero.
+func parkedSince(snap snapshot) time.Time {
+	for _, t := range snap.tasks {
+		if parked(t) {
+			return snap.firstSeen[t.ID]
+		}
+	}
+	return time.Time{}
 }
 
 // alarm is a timer for a time that may be unset: then it never fires.
@@ -231,26 +248,19 @@ func (j *Job) outcome(end ending, res *Result, obs *observer) error {
 	return nil
 }
 
-// clearService removes the job's service, or, kept, leaves it stopped. A
-// failure is housekeeping, not the job's outcome: it goes to the Result
-// and the logger.
+// clearService removes the job's service, unless it is kept (then a
+// stopped one stays parked). A failure is housekeeping, not the job's
+// outcome: it goes to the Result and the logger.
 func (j *Job) clearService(end ending) error {
-	var err error
-	switch {
-	case !j.spec.Keep:
-		err = j.runner.removeService(context.Background(), j.id)
-	case end.stop != nil:
-		if err = j.runner.scaleToZero(context.Background(), j.id); err != nil {
-			err = &CleanupError{ServiceID: j.id, Err: fmt.Errorf("scale the stopped job to zero: %w", err)}
-		}
-	default:
+	if j.spec.Keep {
 		return nil
 	}
+	err := j.runner.removeService(context.Background(), j.id)
 	if err != nil {
 		j.runner.log.Warn("oneshot: job service left behind", "service", j.name, "err", err)
 		return err
 	}
-	j.runner.log.Debug("oneshot: job service cleared", "service", j.name, "id", j.id, "kept", j.spec.Keep)
+	j.runner.log.Debug("oneshot: job service removed", "service", j.name, "id", j.id)
 	return nil
 }
 

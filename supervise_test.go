@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,7 +182,16 @@ func stopScenario(t *testing.T, stop func(r *Runner, c *fakeClock, cancelStart c
 	f.log("t1").write(false, []byte("got SIGTERM, cleaning up\n"))
 	assert.Empty(t, f.removedServices(), "not removed while its task runs")
 	stoppedWith(f, job, "t1", 143)
+	reaped(t, r, f, c)
 	return await(t, waitAsync(context.Background(), job), "Wait"), f, job
+}
+
+// reaped lets the time pass that a parked service waits before it is
+// removed (reaperSettle), once a poll has seen it parked.
+func reaped(t *testing.T, r *Runner, f *fakeEngine, c *fakeClock) {
+	t.Helper()
+	f.polls.await(t, r)
+	c.Advance(reaperSettle)
 }
 
 func TestAStoppedJobHasEndedWhenWaitReturns(t *testing.T) {
@@ -230,7 +240,7 @@ func TestAStoppedJobHasEndedWhenWaitReturns(t *testing.T) {
 }
 
 func TestWaitsContextStopsTheJob(t *testing.T) {
-	r, f, _ := newFakeRunner(t)
+	r, f, c := newFakeRunner(t)
 	job := startJob(t, context.Background(), r, "job1")
 	running(f, job, "t1")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -238,6 +248,7 @@ func TestWaitsContextStopsTheJob(t *testing.T) {
 	cancel()
 	await(t, f.parked, "the job's service parked")
 	stoppedWith(f, job, "t1", 143)
+	reaped(t, r, f, c)
 	w := await(t, ch, "Wait")
 	require.ErrorIs(t, w.err, context.Canceled)
 	assert.Contains(t, w.err.Error(), "the context given to Wait is done")
@@ -245,7 +256,7 @@ func TestWaitsContextStopsTheJob(t *testing.T) {
 }
 
 func TestTheFirstReasonToStopIsTheOneReported(t *testing.T) {
-	r, f, _ := newFakeRunner(t)
+	r, f, c := newFakeRunner(t)
 	start, cancelStart := context.WithCancelCause(context.Background())
 	job := startJob(t, start, r, "job1")
 	running(f, job, "t1")
@@ -255,6 +266,7 @@ func TestTheFirstReasonToStopIsTheOneReported(t *testing.T) {
 	cancelWait() // a second reason, later
 	ch := waitAsync(waitCtx, job)
 	stoppedWith(f, job, "t1", 143)
+	reaped(t, r, f, c)
 	w := await(t, ch, "Wait")
 	require.ErrorIs(t, w.err, context.Canceled)
 	assert.Contains(t, w.err.Error(), "the context given to Start")
@@ -268,6 +280,7 @@ func TestAStopThatDoesNotEndTheTaskIsBoundedAndSaysSo(t *testing.T) {
 	running(f, job, "t1")
 	cancel()
 	await(t, f.parked, "the job's service parked")
+	f.polls.await(t, r)
 	c.Advance(3*time.Second + stopMargin)
 	w := await(t, waitAsync(context.Background(), job), "Wait")
 	var stopErr *StopError
@@ -285,15 +298,12 @@ func TestAKeptJobIsStoppedToo(t *testing.T) {
 	assert.Empty(t, f.removedServices(), "kept")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	last := f.updates[len(f.updates)-1]
-	assert.EqualValues(t, 0, *last.Mode.Replicated.Replicas, "kept stopped: scaled to zero")
-	for _, tk := range f.tasks[job.ServiceID()] {
-		assert.False(t, parked(tk), "the task that never runs is gone")
-	}
+	assert.Len(t, f.updates, 1, "kept parked: no more updates (see parkConstraint)")
+	assert.True(t, slices.ContainsFunc(f.tasks[job.ServiceID()], parked))
 }
 
 func TestStartsContextStopsAJobNobodyWaitsFor(t *testing.T) {
-	r, f, _ := newFakeRunner(t)
+	r, f, c := newFakeRunner(t)
 	removed := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	job := startJob(t, ctx, r, "job1")
@@ -301,13 +311,14 @@ func TestStartsContextStopsAJobNobodyWaitsFor(t *testing.T) {
 	cancel()
 	await(t, f.parked, "the job's service parked")
 	stoppedWith(f, job, "t1", 143)
+	reaped(t, r, f, c)
 	go func() { <-job.done; close(removed) }()
 	await(t, removed, "the supervisor to finish without Wait")
 	assert.Equal(t, []string{job.ServiceID()}, f.removedServices())
 }
 
 func TestACreateUnderWayIsSeenThroughThenStopped(t *testing.T) {
-	r, f, _ := newFakeRunner(t)
+	r, f, c := newFakeRunner(t)
 	f.createGate = make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *Job, 1)
@@ -320,6 +331,8 @@ func TestACreateUnderWayIsSeenThroughThenStopped(t *testing.T) {
 	cancel()
 	close(f.createGate)
 	job := await(t, started, "Start")
+	await(t, f.parked, "the job's service parked")
+	reaped(t, r, f, c)
 	w := await(t, waitAsync(context.Background(), job), "Wait")
 	require.ErrorIs(t, w.err, context.Canceled)
 	assert.Contains(t, w.err.Error(), "job1")
@@ -346,13 +359,14 @@ func TestACreateThatFailedButMadeTheServiceRemovesIt(t *testing.T) {
 }
 
 func TestCloseStopsTheJobsAndThenRefusesNewOnes(t *testing.T) {
-	r, f, _ := newFakeRunner(t)
+	r, f, c := newFakeRunner(t)
 	job := startJob(t, context.Background(), r, "job1")
 	running(f, job, "t1")
 	closed := make(chan error, 1)
 	go func() { closed <- r.Close() }()
 	await(t, f.parked, "the job's service parked")
 	stoppedWith(f, job, "t1", 0)
+	reaped(t, r, f, c)
 	require.NoError(t, await(t, closed, "Close"))
 	assert.Equal(t, []string{job.ServiceID()}, f.removedServices(), "Close returns once its jobs are gone")
 	_, err := job.Wait(context.Background())
@@ -396,7 +410,7 @@ func TestARetryFollowsTheNewTask(t *testing.T) {
 
 func TestALostNodeEndsTheJobOnceConfirmed(t *testing.T) {
 	r, f, c := newFakeRunner(t)
-	polls := watchPolls(r)
+	polls := f.polls
 	st := newStatuses()
 	job := startJob(t, context.Background(), r, "job1", st.option())
 	running(f, job, "t1")
