@@ -227,13 +227,14 @@ func TestCLITimeout(t *testing.T) {
 }
 
 // requireKeptStoppedAndPruned checks that the test's one service is kept,
-// stopped (no replica, its task ended), and that `oneshot prune` removes it.
+// stopped (parked: placed where no node is), and that `oneshot prune`
+// removes it.
 func requireKeptStoppedAndPruned(t *testing.T) {
 	t.Helper()
 	kept := cliServices(t)
 	require.Len(t, kept, 1)
-	require.NotNil(t, kept[0].Spec.Mode.Replicated)
-	assert.Equal(t, uint64(0), *kept[0].Spec.Mode.Replicated.Replicas, "scaled to zero")
+	require.NotNil(t, kept[0].Spec.TaskTemplate.Placement)
+	assert.Contains(t, kept[0].Spec.TaskTemplate.Placement.Constraints, parkConstraint, "parked")
 	out, err := exec.Command(cliBinary(t), "prune", "--filter", "label=oneshot-test="+t.Name()).Output()
 	require.NoError(t, err, string(out))
 	assert.Regexp(t, `^removed `+kept[0].Spec.Name+` \(last task shutdown, `, string(out))

@@ -69,6 +69,22 @@ func Example_startAndWait() {
 	// err <nil>, exit code 0, 12 bytes on stderr
 }
 
+// A job that outlives its timeout is stopped (SIGTERM, then SIGKILL after
+// its stop grace period): Run returns once it has exited, with all it
+// printed, its exit code and a *StopError matching context.DeadlineExceeded.
+func Example_timeout() {
+	res, err := oneshot.Run(context.Background(), oneshot.JobSpec{
+		Image:   jobkitImage,
+		Command: []string{"onterm", "1s", "cleaning up", "--", "echo", "working", "--", "sleep", "60s"},
+	}, oneshot.WithTimeout(4*time.Second), oneshot.WithStopGracePeriod(10*time.Second))
+	var stopErr *oneshot.StopError
+	fmt.Println("stopped:", errors.As(err, &stopErr), "timed out:", errors.Is(err, context.DeadlineExceeded))
+	fmt.Printf("exit code %d, state %s, stdout %q\n", res.ExitCode, res.State, res.Stdout)
+	// Output:
+	// stopped: true timed out: true
+	// exit code 143, state shutdown, stdout "working\ncleaning up\nstopped by terminated after 1s\n"
+}
+
 // Bad input is refused before anything is created, naming the field.
 func Example_specError() {
 	_, err := oneshot.Run(context.Background(), oneshot.JobSpec{Image: jobkitImage},

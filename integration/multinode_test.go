@@ -424,3 +424,78 @@ func (h *attrRecorder) values() []any {
 	defer h.mu.Unlock()
 	return append([]any(nil), h.seen...)
 }
+
+// TestDinDOutputOnAWorker runs jobs whose output comes from a worker's log
+// through the manager: one 40,000-byte line (cut into three 16 KiB entries
+// of one time), 3 s of quiet, then a short line; and 8 MiB of lines of 1
+// byte to 1 MiB on both streams. The Result and the live writers get each
+// stream byte for byte.
+func TestDinDOutputOnAWorker(t *testing.T) {
+	s := dindTest(t)
+	ctx := testContext(t, 3*time.Minute)
+	linesOut, linesErr := linesStreams(8, 51)
+	for _, c := range []struct {
+		name           string
+		command        []string
+		stdout, stderr []byte
+	}{
+		{"one long line then quiet", []string{"line", "40000", "--", "sleep", "3s", "--", "echo", "end"}, []byte(longLine(40000) + "end\n"), nil},
+		{"lines on both streams", []string{"lines", "8", "51"}, linesOut, linesErr},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stdout, stderr := &liveBuffer{}, &liveBuffer{}
+			start := time.Now()
+			res, err := s.runner.Run(ctx, oneshot.JobSpec{Image: s.jobImage, Command: c.command},
+				oneshot.WithConstraint("node.role==worker"), oneshot.WithStdout(stdout), oneshot.WithStderr(stderr))
+			require.NoError(t, err)
+			assert.Contains(t, []string{s.workers[0].nodeID, s.workers[1].nodeID}, res.NodeID, "the job ran on a worker")
+			requireSameBytes(t, c.stdout, res.Stdout, "stdout")
+			requireSameBytes(t, c.stderr, res.Stderr, "stderr")
+			requireSameBytes(t, c.stdout, stdout.Bytes(), "live stdout")
+			requireSameBytes(t, c.stderr, stderr.Bytes(), "live stderr")
+			t.Logf("%d+%d bytes in %s", len(c.stdout), len(c.stderr), time.Since(start).Round(10*time.Millisecond))
+		})
+	}
+}
+
+// TestDinDTimeoutOnAWorker times a job out on a worker while it runs: its
+// SIGTERM handler prints and runs 3 s more. Run returns once the job's
+// container on the worker has exited, with what the handler printed,
+// read from the worker through the manager.
+func TestDinDTimeoutOnAWorker(t *testing.T) {
+	s := dindTest(t)
+	ctx := testContext(t, 3*time.Minute)
+	// The workers pull the image before the clock starts: the timeout is
+	// for the job, not for a first pull.
+	for _, w := range s.workers {
+		pull, err := w.api.ImagePull(ctx, s.jobImage, client.ImagePullOptions{})
+		require.NoError(t, err)
+		require.NoError(t, pull.Wait(ctx), "pull %s on %s", s.jobImage, w.role)
+	}
+	const timeout, grace = 5 * time.Second, 8 * time.Second
+	start := time.Now()
+	res, err := s.runner.Run(ctx, oneshot.JobSpec{Image: s.jobImage, Command: termJob("3s")},
+		oneshot.WithConstraint("node.role==worker"), oneshot.WithTimeout(timeout), oneshot.WithStopGracePeriod(grace))
+	took := time.Since(start)
+	require.NotNil(t, res, "%v", err)
+	var worker *dindNode
+	for _, w := range s.workers {
+		if w.nodeID == res.NodeID {
+			worker = w
+		}
+	}
+	require.NotNil(t, worker, "the job ran on a worker, not on %s", res.NodeID)
+	running, listErr := runningContainers(context.Background(), worker.api, res.ServiceID)
+	require.NoError(t, listErr)
+	assert.Empty(t, running, "no container of the job runs on %s when Run returns", worker.role)
+
+	requireStopError(t, err, res, context.DeadlineExceeded, "its timeout of 5s")
+	require.False(t, res.StartedAt.IsZero(), "the job ran before its timeout")
+	assert.Equal(t, 143, res.ExitCode)
+	assert.Equal(t, termJobStdout("3s"), string(res.Stdout), "what the job printed after SIGTERM came back from the worker")
+	assert.Empty(t, string(res.Stderr))
+	assert.GreaterOrEqual(t, took, timeout+3*time.Second, "the timeout, then the SIGTERM handler's 3 s")
+	assert.Less(t, took, timeout+grace+10*time.Second)
+	t.Logf("Run returned %s after the timeout; the task started %s after it was created, on %s",
+		(took - timeout).Round(10*time.Millisecond), res.StartedAt.Sub(res.CreatedAt).Round(10*time.Millisecond), worker.role)
+}
