@@ -14,7 +14,7 @@ import (
 
 func TestOnePollServesAllJobs(t *testing.T) {
 	r, f, _ := newFakeRunner(t)
-	polls := watchPolls(r)
+	polls := f.polls
 	const n = 10
 	var jobs []*Job
 	for i := range n {
@@ -61,7 +61,7 @@ func TestAServiceRemovedBehindOurBackEndsOnlyItsJob(t *testing.T) {
 func TestANodeDownBrieflyDoesNotEndTheJob(t *testing.T) {
 	// A manager that restarts sees its workers down until they reconnect.
 	r, f, c := newFakeRunner(t)
-	polls := watchPolls(r)
+	polls := f.polls
 	st := newStatuses()
 	job := startJob(t, context.Background(), r, "job1", st.option())
 	running(f, job, "t1")
