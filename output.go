@@ -19,7 +19,7 @@ import (
 // once, in order, and whatever is missing is reported, never passed over.
 //
 // What the engine does, as measured on Docker 20.10 (see the model in
-// output_model_test.go), and how each case is handled:
+// enginelog_model_test.go), and how each case is handled:
 //   - Entries of one stream come in order, their times never decreasing;
 //     several entries can have the same time (a long line's pieces, or two
 //     lines logged in one tick). Times order entries, they do not name them.
