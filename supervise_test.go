@@ -101,6 +101,17 @@ func running(f *fakeEngine, job *Job, id string) {
 	f.setTasks(job.ServiceID(), task(id, 0, swarm.TaskStateRunning, exited(0)))
 }
 
+// startRunning starts a job and returns once it has seen its task "t1"
+// running.
+func startRunning(t *testing.T, r *Runner, f *fakeEngine, name string) *Job {
+	t.Helper()
+	st := newStatuses()
+	job := startJob(t, context.Background(), r, name, st.option())
+	running(f, job, "t1")
+	st.await(t, StateRunning)
+	return job
+}
+
 // stoppedWith sets a parked job's task as the swarm reports it once its
 // container has exited.
 func stoppedWith(f *fakeEngine, job *Job, id string, code int) {
@@ -411,10 +422,7 @@ func TestARetryFollowsTheNewTask(t *testing.T) {
 func TestALostNodeEndsTheJobOnceConfirmed(t *testing.T) {
 	r, f, c := newFakeRunner(t)
 	polls := f.polls
-	st := newStatuses()
-	job := startJob(t, context.Background(), r, "job1", st.option())
-	running(f, job, "t1")
-	st.await(t, StateRunning)
+	job := startRunning(t, r, f, "job1")
 	f.setNode(swarm.NodeStateDown)
 	polls.await(t, r)
 	ch := waitAsync(context.Background(), job)

@@ -105,8 +105,7 @@ type snapshot struct {
 	localExit bool                 // its container's die event was seen on this node
 	err       error                // the last poll's error, nil once a poll succeeds
 	errSince  time.Time            // when polls started failing
-	polled    time.Time            // when the last successful poll started
-	seq       uint64               // and its number (see pollsStarted)
+	seq       uint64               // the number of the poll that made it (see pollsStarted)
 }
 
 func newWatcher(api engine, log *slog.Logger, c clock) *watcher {
@@ -508,9 +507,8 @@ func (jw *jobWatch) snapshot() snapshot {
 	return jw.snap
 }
 
-// update stores a successful poll's view of the job, started at polled,
-// tells the job, and reports whether its tasks, their nodes or its
-// existence changed.
+// update stores the view of the job that poll p had, tells the job, and
+// reports whether its tasks, their nodes or its existence changed.
 func (jw *jobWatch) update(tasks []swarm.Task, nodes map[string]nodeInfo, gone bool, p pollStart) bool {
 	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].CreatedAt.Before(tasks[j].CreatedAt) })
 	jw.mu.Lock()
@@ -518,7 +516,7 @@ func (jw *jobWatch) update(tasks []swarm.Task, nodes map[string]nodeInfo, gone b
 	old := jw.snap
 	changed := gone != old.gone || old.err != nil || !sameTasks(old.tasks, tasks) || !sameNodes(old.nodes, nodes)
 	jw.snap.tasks, jw.snap.nodes, jw.snap.gone, jw.snap.err = tasks, nodes, gone, nil
-	jw.snap.polled, jw.snap.seq = p.at, p.seq
+	jw.snap.seq = p.seq
 	firstSeen := make(map[string]time.Time, len(tasks))
 	for _, t := range tasks {
 		if seen, ok := old.firstSeen[t.ID]; ok {

@@ -62,10 +62,7 @@ func TestANodeDownBrieflyDoesNotEndTheJob(t *testing.T) {
 	// A manager that restarts sees its workers down until they reconnect.
 	r, f, c := newFakeRunner(t)
 	polls := f.polls
-	st := newStatuses()
-	job := startJob(t, context.Background(), r, "job1", st.option())
-	running(f, job, "t1")
-	st.await(t, StateRunning)
+	job := startRunning(t, r, f, "job1")
 	f.setNode(swarm.NodeStateDown)
 	polls.await(t, r)
 	c.Advance(nodeLossConfirm / 2)
@@ -80,10 +77,7 @@ func TestANodeDownBrieflyDoesNotEndTheJob(t *testing.T) {
 
 func TestADieEventWakesThePoll(t *testing.T) {
 	r, f, _ := newFakeRunner(t)
-	st := newStatuses()
-	job := startJob(t, context.Background(), r, "job1", st.option())
-	running(f, job, "t1")
-	st.await(t, StateRunning)
+	job := startRunning(t, r, f, "job1")
 	// The task ends without the fake engine waking the poll: only the
 	// container's die event can (the fake clock never fires its timer).
 	f.mu.Lock()
