@@ -15,8 +15,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 if ! docker info >/dev/null 2>&1; then
 	echo "setup: starting the Docker engine"
-	(systemctl start docker 2>/dev/null || service docker start) >/dev/null
-	for _ in $(seq 50); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
+	# systemd is absent on some machines, and the init script fails where
+	# ulimit may not be raised; dockerd started by hand works on both.
+	if ! (systemctl start docker || service docker start) >/dev/null 2>&1; then
+		echo "setup: no service manager could start it; starting dockerd directly"
+		setsid nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
+	fi
+	for _ in $(seq 150); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
+	docker info >/dev/null 2>&1 || { echo "setup: the Docker engine did not start; see /var/log/dockerd.log" >&2; exit 1; }
 fi
 command -v go >/dev/null || { echo "setup: Go is missing; install Go 1.24 or later" >&2; exit 1; }
 echo "setup: ok ($(go version | cut -d' ' -f3), Docker $(docker version --format '{{.Server.Version}}'))"
