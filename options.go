@@ -27,6 +27,7 @@ func applyOptions(spec JobSpec, opts []Option) (JobSpec, error) {
 	spec.Secrets = append([]SecretRef(nil), spec.Secrets...)
 	spec.Configs = append([]ConfigRef(nil), spec.Configs...)
 	spec.Constraints = append([]string(nil), spec.Constraints...)
+	spec.PlacementPreferences = append([]string(nil), spec.PlacementPreferences...)
 	labels := make(map[string]string, len(spec.Labels))
 	for k, v := range spec.Labels {
 		labels[k] = v
@@ -164,6 +165,12 @@ func WithConfigRef(ref ConfigRef) Option {
 // "node.labels.disk==ssd".
 func WithConstraint(expr string) Option {
 	return func(s *JobSpec) error { s.Constraints = append(s.Constraints, expr); return nil }
+}
+
+// WithPlacementPreference adds a placement preference, as `docker service
+// create --placement-pref` takes it: "spread=node.labels.zone".
+func WithPlacementPreference(pref string) Option {
+	return func(s *JobSpec) error { s.PlacementPreferences = append(s.PlacementPreferences, pref); return nil }
 }
 
 // WithResources sets the job's CPU and memory limits and reservations.

@@ -53,6 +53,10 @@ type JobSpec struct {
 	Configs []ConfigRef
 	// Constraints are placement constraints, e.g. "node.role==worker".
 	Constraints []string
+	// PlacementPreferences spread tasks over the values of node labels, as
+	// `docker service create --placement-pref` takes them, e.g.
+	// "spread=node.labels.zone".
+	PlacementPreferences []string
 	// Resources limits and reserves CPU and memory.
 	Resources Resources
 	// RegistryAuth, if set, is sent with the job so that every node can pull
@@ -99,6 +103,10 @@ type JobSpec struct {
 	// driver for the job's container, e.g. to keep all of a large output
 	// that the default would rotate away before oneshot reads it.
 	LogDriver LogDriver
+
+	// fromService names the service that FromService made the spec from;
+	// the job carries it as its LabelFromService label.
+	fromService string
 }
 
 // LogDriver is the log driver of a job's container and its options, as
@@ -150,6 +158,19 @@ type Mount struct {
 	ReadOnly bool
 	// TmpfsSize caps a tmpfs, in bytes (0: no cap of its own).
 	TmpfsSize int64
+	// VolumeDriver, VolumeDriverOptions and VolumeLabels create a volume
+	// that does not exist yet on the node with that driver (e.g. "local"
+	// with {"type": "nfs", ...}), its options and labels; empty means the
+	// engine's default driver.
+	VolumeDriver        string
+	VolumeDriverOptions map[string]string
+	VolumeLabels        map[string]string
+	// NoCopy leaves a new volume empty instead of copying the image's
+	// files at Target into it.
+	NoCopy bool
+	// BindPropagation is a bind mount's propagation: "rprivate" (the
+	// default), "private", "rshared", "shared", "rslave" or "slave".
+	BindPropagation string
 }
 
 // SecretRef gives a job a swarm secret as a file.
@@ -191,6 +212,9 @@ type Resources struct {
 const (
 	LabelManaged = "oneshot.managed" // "true"
 	LabelCreated = "oneshot.created" // the creation time, RFC 3339
+	// LabelFromService names the service that a job made with FromService
+	// or FromCompose takes its settings from.
+	LabelFromService = "oneshot.from-service"
 )
 
 var (
@@ -198,6 +222,7 @@ var (
 	serviceNamePattern = regexp.MustCompile(`^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$`)
 	envKeyPattern      = regexp.MustCompile(`^[^=\s]+$`)
 	constraintPattern  = regexp.MustCompile(`^\s*[A-Za-z0-9_.\-]+\s*(==|!=)\s*\S.*$`)
+	preferencePattern  = regexp.MustCompile(`^spread=\S+$`)
 )
 
 // Validate reports every field of the spec that cannot work, as *SpecError
@@ -278,6 +303,27 @@ func (s *JobSpec) validateMounts(add addSpecError) {
 		if m.TmpfsSize < 0 || (m.TmpfsSize > 0 && m.Type != MountTmpfs) {
 			add(field+".TmpfsSize", "only a tmpfs takes a positive size", "")
 		}
+		validateMountOptions(field, m, add)
+	}
+}
+
+// validateMountOptions checks the options that belong to one kind of mount.
+func validateMountOptions(field string, m Mount, add addSpecError) {
+	isVolume := m.Type == "" || m.Type == MountVolume
+	if !isVolume && (m.VolumeDriver != "" || len(m.VolumeDriverOptions) > 0 || len(m.VolumeLabels) > 0 || m.NoCopy) {
+		add(field, "volume driver, options, labels and NoCopy apply to volumes only", "remove them, or make it a MountVolume")
+	}
+	if isVolume && m.VolumeDriver == "" && len(m.VolumeDriverOptions) > 0 {
+		add(field+".VolumeDriver", "empty, with driver options", `name the driver the options are for, e.g. "local"`)
+	}
+	switch m.BindPropagation {
+	case "":
+	case "rprivate", "private", "rshared", "shared", "rslave", "slave":
+		if m.Type != MountBind {
+			add(field+".BindPropagation", "only a bind mount has a propagation", "remove it, or make it a MountBind")
+		}
+	default:
+		add(field+".BindPropagation", fmt.Sprintf("unknown propagation %q", m.BindPropagation), `use "rprivate", "private", "rshared", "shared", "rslave" or "slave"`)
 	}
 }
 
@@ -319,6 +365,11 @@ func (s *JobSpec) validateScheduling(add addSpecError) {
 	for i, c := range s.Constraints {
 		if !constraintPattern.MatchString(c) {
 			add(fmt.Sprintf("Constraints[%d]", i), fmt.Sprintf("%q is not a constraint", c), `write ATTRIBUTE==VALUE or ATTRIBUTE!=VALUE, e.g. "node.role==worker"`)
+		}
+	}
+	for i, p := range s.PlacementPreferences {
+		if !preferencePattern.MatchString(p) {
+			add(fmt.Sprintf("PlacementPreferences[%d]", i), fmt.Sprintf("%q is not a placement preference", p), `write spread=NODE_LABEL, e.g. "spread=node.labels.zone"`)
 		}
 	}
 	r := s.Resources
@@ -391,11 +442,19 @@ func (s *JobSpec) serviceSpec(name string, ids swarmIDs, created time.Time) swar
 			},
 			Resources:     s.resources(),
 			RestartPolicy: s.restartPolicy(),
-			Placement:     &swarm.Placement{Constraints: s.Constraints},
+			Placement:     s.placement(),
 			Networks:      s.networks(ids.networks),
 			LogDriver:     s.logDriver(),
 		},
 	}
+}
+
+func (s *JobSpec) placement() *swarm.Placement {
+	p := &swarm.Placement{Constraints: s.Constraints}
+	for _, pref := range s.PlacementPreferences {
+		p.Preferences = append(p.Preferences, swarm.PlacementPreference{Spread: &swarm.SpreadOver{SpreadDescriptor: strings.TrimPrefix(pref, "spread=")}})
+	}
+	return p
 }
 
 func (s *JobSpec) logDriver() *swarm.Driver {
@@ -412,6 +471,9 @@ func (s *JobSpec) labels(created time.Time) map[string]string {
 	}
 	labels[LabelManaged] = "true"
 	labels[LabelCreated] = created.UTC().Format(time.RFC3339Nano)
+	if s.fromService != "" {
+		labels[LabelFromService] = s.fromService
+	}
 	return labels
 }
 
@@ -420,8 +482,13 @@ func (s *JobSpec) mounts() []mount.Mount {
 	for _, m := range s.Mounts {
 		mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
 		switch m.Type {
+		case "", MountVolume:
+			mm.VolumeOptions = volumeOptions(m)
 		case MountBind:
 			mm.Type = mount.TypeBind
+			if m.BindPropagation != "" {
+				mm.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.BindPropagation)}
+			}
 		case MountTmpfs:
 			mm.Type = mount.TypeTmpfs
 			if m.TmpfsSize > 0 {
@@ -431,6 +498,18 @@ func (s *JobSpec) mounts() []mount.Mount {
 		out = append(out, mm)
 	}
 	return out
+}
+
+// volumeOptions are a volume mount's options, nil when it has none.
+func volumeOptions(m Mount) *mount.VolumeOptions {
+	if m.VolumeDriver == "" && len(m.VolumeLabels) == 0 && !m.NoCopy {
+		return nil
+	}
+	o := &mount.VolumeOptions{NoCopy: m.NoCopy, Labels: maps.Clone(m.VolumeLabels)}
+	if m.VolumeDriver != "" {
+		o.DriverConfig = &mount.Driver{Name: m.VolumeDriver, Options: maps.Clone(m.VolumeDriverOptions)}
+	}
+	return o
 }
 
 func (s *JobSpec) secretRefs(ids map[string]string) []*swarm.SecretReference {
