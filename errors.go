@@ -40,7 +40,41 @@ var (
 	// *OutputError wraps it and says which bytes. It comes joined with the
 	// job's own outcome.
 	ErrOutputIncomplete = errors.New("job output incomplete")
+	// ErrServiceNotFound means FromService found no service of that name
+	// or ID, or FromCompose no such service in the compose file.
+	ErrServiceNotFound = errors.New("service not found")
 )
+
+// SourceError says why FromService or FromCompose cannot make a JobSpec
+// from a service's definition: which setting, and what to do.
+type SourceError struct {
+	// Source is the service's name, or the compose file's path.
+	Source string
+	// Key is the setting at fault, as its source spells it, e.g.
+	// "services.app.build" in a compose file.
+	Key string
+	// Problem says what is wrong with it.
+	Problem string
+	// Fix says what to do instead, when there is something useful to say.
+	Fix string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+func (e *SourceError) Error() string {
+	msg := "oneshot: " + e.Source
+	if e.Key != "" {
+		msg += ": " + e.Key
+	}
+	msg += ": " + e.Problem
+	if e.Fix != "" {
+		msg += "; " + e.Fix
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error, if any.
+func (e *SourceError) Unwrap() error { return e.Err }
 
 // SpecError reports a JobSpec field that cannot work, found before anything
 // was created on the swarm.
