@@ -11,6 +11,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
@@ -27,6 +28,7 @@ type fakeEngine struct {
 	services map[string]swarm.Service
 	tasks    map[string][]swarm.Task // by service ID
 	nodes    []swarm.Node
+	networks []network.Summary
 	logs     map[string]*engineLog // by task ID
 	calls    map[string]int
 	created  []client.ServiceCreateOptions
@@ -291,7 +293,9 @@ func (f *fakeEngine) ConfigList(context.Context, client.ConfigListOptions) (clie
 }
 
 func (f *fakeEngine) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
-	return client.NetworkListResult{}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return client.NetworkListResult{Items: slices.Clone(f.networks)}, nil
 }
 
 func (f *fakeEngine) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {

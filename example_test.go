@@ -133,3 +133,24 @@ func ExampleTaskError() {
 		log.Fatal(err)
 	}
 }
+
+// A stack's migration, run once with the environment, networks, secrets
+// and configs of the stack's app service, as `docker stack run` would if
+// Docker had one.
+func ExampleRunner_FromService() {
+	ctx := context.Background()
+	r, err := oneshot.NewRunner()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	spec, err := r.FromService(ctx, "shop_app") // deployed with `docker stack deploy ... shop`
+	if err != nil {
+		log.Fatal(err) // matches oneshot.ErrServiceNotFound, or a *SourceError naming the setting
+	}
+	res, err := r.Run(ctx, spec, oneshot.WithCommand("migrate", "up"), oneshot.WithStdout(os.Stdout))
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("migrated in %s", res.FinishedAt.Sub(res.StartedAt))
+}

@@ -42,12 +42,13 @@ func FromService(ctx context.Context, nameOrID string) (JobSpec, error) {
 // mounts, placement constraints and preferences, CPU and memory limits and
 // reservations, the log driver (when the engine can serve its logs: else
 // the job uses the node's default), the stop grace period, and the
-// service's and its containers' labels but for LabelStackNamespace.
+// service's and its containers' own labels.
 //
 // Not taken over: mode and replicas, published ports and endpoint mode,
 // update and rollback configs, healthcheck, restart policy (a job runs
-// once; see WithRetries), the stack namespace label (a job that carried it
-// would be removed by a concurrent `docker stack deploy --prune`), and the
+// once; see WithRetries), the labels that `docker stack deploy` adds
+// (com.docker.stack.*: a job that carried LabelStackNamespace would be
+// removed by a concurrent `docker stack deploy --prune`), and the
 // container settings that a JobSpec has no field for (hostname, DNS and
 // extra hosts, capabilities, sysctls, ulimits, init, stop signal, TTY). The
 // job is labelled LabelFromService=NAME instead.
@@ -122,14 +123,18 @@ func specFromService(svc swarm.ServiceSpec, networkNames map[string]string) (Job
 	return spec, nil
 }
 
+// stackLabelPrefix starts the labels that `docker stack deploy` adds to a
+// stack's services (LabelStackNamespace, com.docker.stack.image).
+const stackLabelPrefix = "com.docker.stack."
+
 // ownLabels are the service's and its containers' labels without the
-// stack's namespace and oneshot's own labels (a service made by oneshot
-// has them; the job gets its own).
+// stack's labels and oneshot's own (a service made by oneshot has them;
+// the job gets its own).
 func ownLabels(service, container map[string]string) map[string]string {
 	labels := map[string]string{}
 	for _, from := range []map[string]string{container, service} {
 		for k, v := range from {
-			if k != LabelStackNamespace && !strings.HasPrefix(k, "oneshot.") {
+			if !strings.HasPrefix(k, stackLabelPrefix) && !strings.HasPrefix(k, "oneshot.") {
 				labels[k] = v
 			}
 		}

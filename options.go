@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -57,12 +58,14 @@ func WithEntrypoint(args ...string) Option {
 	return func(s *JobSpec) error { s.Entrypoint = append([]string(nil), args...); return nil }
 }
 
-// WithEnv sets one environment variable.
+// WithEnv sets one environment variable, replacing the value that the spec
+// had for it (from FromService, say).
 func WithEnv(key, value string) Option {
 	return func(s *JobSpec) error {
 		if !envKeyPattern.MatchString(key) {
 			return &SpecError{Field: "Env", Problem: fmt.Sprintf("WithEnv(%q, ...): not a variable name", key), Fix: "use a name without '=' or spaces"}
 		}
+		s.Env = slices.DeleteFunc(s.Env, func(kv string) bool { k, _, _ := strings.Cut(kv, "="); return k == key })
 		s.Env = append(s.Env, key+"="+value)
 		return nil
 	}

@@ -103,6 +103,24 @@ func TestValidate(t *testing.T) {
 		{"size on a bind mount", func(s *JobSpec) {
 			s.Mounts = []Mount{{Type: MountBind, Source: "/srv", Target: "/d", TmpfsSize: 1}}
 		}, []string{"Mounts[0].TmpfsSize"}},
+		{"volume with a driver, options, labels and no copy", func(s *JobSpec) {
+			s.Mounts = []Mount{{Source: "v", Target: "/d", VolumeDriver: "local", VolumeDriverOptions: map[string]string{"type": "tmpfs"}, VolumeLabels: map[string]string{"a": "b"}, NoCopy: true}}
+		}, nil},
+		{"driver options without a driver", func(s *JobSpec) {
+			s.Mounts = []Mount{{Source: "v", Target: "/d", VolumeDriverOptions: map[string]string{"type": "tmpfs"}}}
+		}, []string{"Mounts[0].VolumeDriver"}},
+		{"volume options on a bind mount", func(s *JobSpec) {
+			s.Mounts = []Mount{{Type: MountBind, Source: "/srv", Target: "/d", NoCopy: true}}
+		}, []string{"Mounts[0]"}},
+		{"bind propagation", func(s *JobSpec) {
+			s.Mounts = []Mount{{Type: MountBind, Source: "/srv", Target: "/d", BindPropagation: "rslave"}}
+		}, nil},
+		{"unknown bind propagation", func(s *JobSpec) {
+			s.Mounts = []Mount{{Type: MountBind, Source: "/srv", Target: "/d", BindPropagation: "sideways"}}
+		}, []string{"Mounts[0].BindPropagation"}},
+		{"propagation on a tmpfs", func(s *JobSpec) {
+			s.Mounts = []Mount{{Type: MountTmpfs, Target: "/d", BindPropagation: "shared"}}
+		}, []string{"Mounts[0].BindPropagation"}},
 
 		// Secrets, configs, networks
 		{"secrets, configs and networks", func(s *JobSpec) {
@@ -136,6 +154,9 @@ func TestValidate(t *testing.T) {
 		{"constraint without value", func(s *JobSpec) { s.Constraints = []string{"node.role=="} }, []string{"Constraints[0]"}},
 		{"constraint without attribute", func(s *JobSpec) { s.Constraints = []string{"==worker"} }, []string{"Constraints[0]"}},
 		{"empty constraint", func(s *JobSpec) { s.Constraints = []string{"node.role==worker", ""} }, []string{"Constraints[1]"}},
+		{"placement preferences", func(s *JobSpec) { s.PlacementPreferences = []string{"spread=node.labels.zone"} }, nil},
+		{"preference without spread=", func(s *JobSpec) { s.PlacementPreferences = []string{"node.labels.zone"} }, []string{"PlacementPreferences[0]"}},
+		{"empty spread", func(s *JobSpec) { s.PlacementPreferences = []string{"spread="} }, []string{"PlacementPreferences[0]"}},
 
 		// Resources
 		{"resources", func(s *JobSpec) {
@@ -329,6 +350,11 @@ func TestServiceSpecMounts(t *testing.T) {
 			mount.Mount{Type: mount.TypeTmpfs, Target: "/scratch"}},
 		{"tmpfs with a size", Mount{Type: MountTmpfs, Target: "/scratch", TmpfsSize: 64 << 20},
 			mount.Mount{Type: mount.TypeTmpfs, Target: "/scratch", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 64 << 20}}},
+		{"volume with a driver", Mount{Source: "nfs", Target: "/data", VolumeDriver: "local", VolumeDriverOptions: map[string]string{"type": "nfs", "o": "addr=10.0.0.2"}, VolumeLabels: map[string]string{"tier": "cold"}, NoCopy: true},
+			mount.Mount{Type: mount.TypeVolume, Source: "nfs", Target: "/data", VolumeOptions: &mount.VolumeOptions{NoCopy: true, Labels: map[string]string{"tier": "cold"},
+				DriverConfig: &mount.Driver{Name: "local", Options: map[string]string{"type": "nfs", "o": "addr=10.0.0.2"}}}}},
+		{"bind with propagation", Mount{Type: MountBind, Source: "/srv/in", Target: "/in", BindPropagation: "rshared"},
+			mount.Mount{Type: mount.TypeBind, Source: "/srv/in", Target: "/in", BindOptions: &mount.BindOptions{Propagation: mount.PropagationRShared}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -418,6 +444,12 @@ func TestServiceSpecPlacementAndNetworks(t *testing.T) {
 	ids := swarmIDs{networks: map[string]string{"backend": "net-backend-id", "0123456789ab": "0123456789abcdef"}}
 	got := spec.serviceSpec("j", ids, specCreated).TaskTemplate
 	assert.Equal(t, &swarm.Placement{Constraints: []string{"node.role==worker", "node.labels.disk==ssd"}}, got.Placement)
+
+	spec.PlacementPreferences = []string{"spread=node.labels.zone", "spread=node.labels.rack"}
+	assert.Equal(t, []swarm.PlacementPreference{
+		{Spread: &swarm.SpreadOver{SpreadDescriptor: "node.labels.zone"}},
+		{Spread: &swarm.SpreadOver{SpreadDescriptor: "node.labels.rack"}},
+	}, spec.serviceSpec("j", ids, specCreated).TaskTemplate.Placement.Preferences, "spread over, in order")
 	assert.Equal(t, []swarm.NetworkAttachmentConfig{
 		{Target: "net-backend-id", Aliases: []string{"job", "migrator"}},
 		{Target: "0123456789abcdef"},
