@@ -366,7 +366,12 @@ func TestLifecycleManyRunsCancelledEarly(t *testing.T) {
 		require.ErrorIs(t, run.err, context.Canceled, "run %d", i)
 		require.Contains(t, run.err.Error(), "job oneshot-", "run %d: the error names the job", i)
 		slowest = max(slowest, run.returned)
-		require.Less(t, run.returned, 20*time.Second, "run %d returned within its stop grace period (10 s) and 10 s of its cancel", i)
+		// A bound on the wait, not on speed: the sum of the stop's (grace
+		// period and 5 s) and of the park (30 s), final log read (2 min)
+		// and remove (30 s) timeouts. 120 stops at once on a loaded 2-core
+		// machine take their time (22.8 s seen once, 10-12 s usually); the
+		// slowest is logged below.
+		require.Less(t, run.returned, 4*time.Minute, "run %d returned within a bounded time of its cancel", i)
 		if run.res == nil {
 			notStarted++
 			require.Regexp(t, notStartedError, run.err.Error(), "run %d", i)
@@ -748,7 +753,10 @@ func TestLifecycleCancelAtEveryMoment(t *testing.T) {
 			require.ErrorIs(t, o.err, context.Canceled)
 			require.NotErrorIs(t, o.err, context.DeadlineExceeded)
 			d := o.returned.Sub(o.cancelled)
-			assert.Less(t, d, grace+10*time.Second, "returned within the stop grace period and 10 s of the cancel")
+			// A bound on the wait, not on speed (33 stops at once on a
+			// loaded 2-core machine): the grace period, then the engine's
+			// own pace.
+			assert.Less(t, d, grace+time.Minute, "returned within the stop grace period and a minute of the cancel")
 			if o.started {
 				require.NotNil(t, o.res)
 				requireStopError(t, o.err, o.res, context.Canceled, "the context given to "+m.by)
@@ -800,7 +808,7 @@ func TestLifecycleTimeoutWaitsForTheSIGTERMHandler(t *testing.T) {
 	assert.Empty(t, string(res.Stderr))
 	took := returned.Sub(start)
 	assert.GreaterOrEqual(t, took, timeout+3*time.Second, "the timeout, then the SIGTERM handler's 3 s")
-	assert.Less(t, took, timeout+grace+10*time.Second)
+	assert.Less(t, took, timeout+grace+30*time.Second, "a bound on the wait, not on speed")
 	t.Logf("Run returned %s after the timeout (the job ran %s after SIGTERM); task started %s after it was created",
 		(took - timeout).Round(10*time.Millisecond), 3*time.Second, res.StartedAt.Sub(res.CreatedAt).Round(10*time.Millisecond))
 }

@@ -495,7 +495,7 @@ func TestDinDTimeoutOnAWorker(t *testing.T) {
 	assert.Equal(t, termJobStdout("3s"), string(res.Stdout), "what the job printed after SIGTERM came back from the worker")
 	assert.Empty(t, string(res.Stderr))
 	assert.GreaterOrEqual(t, took, timeout+3*time.Second, "the timeout, then the SIGTERM handler's 3 s")
-	assert.Less(t, took, timeout+grace+10*time.Second)
+	assert.Less(t, took, timeout+grace+30*time.Second, "a bound on the wait, not on speed")
 	t.Logf("Run returned %s after the timeout; the task started %s after it was created, on %s",
 		(took - timeout).Round(10*time.Millisecond), res.StartedAt.Sub(res.CreatedAt).Round(10*time.Millisecond), worker.role)
 }
