@@ -202,6 +202,10 @@ func mountsFromService(service string, mounts []mount.Mount) ([]Mount, error) {
 		switch m.Type {
 		case mount.TypeVolume, "":
 			jm.Type = MountVolume
+			if o := m.VolumeOptions; o != nil && o.Subpath != "" {
+				return nil, &SourceError{Source: service, Key: fmt.Sprintf("TaskTemplate.ContainerSpec.Mounts[%d].VolumeOptions.Subpath", i),
+					Problem: "a volume's subpath, which a job cannot have yet: it would mount the whole volume", Fix: "override the mounts with options after FromService"}
+			}
 			if o := m.VolumeOptions; o != nil {
 				jm.NoCopy, jm.VolumeLabels = o.NoCopy, maps.Clone(o.Labels)
 				if o.DriverConfig != nil {

@@ -133,6 +133,9 @@ func TestFromServiceRefusesWhatAJobCannotHave(t *testing.T) {
 		{"a named pipe", func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.ContainerSpec.Mounts = append(s.TaskTemplate.ContainerSpec.Mounts, mount.Mount{Type: mount.TypeNamedPipe, Source: `\\.\pipe\x`, Target: `\\.\pipe\x`})
 		}, "TaskTemplate.ContainerSpec.Mounts[4]"},
+		{"a volume's subpath", func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Mounts[0].VolumeOptions.Subpath = "pg"
+		}, "TaskTemplate.ContainerSpec.Mounts[0].VolumeOptions.Subpath"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
