@@ -7,12 +7,25 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/oneshot-go/oneshot"
 )
 
-// runFlags holds what `oneshot run` was given.
+// runFlags holds what `oneshot run` or `oneshot stack run` was given.
 type runFlags struct {
+	// image is IMAGE, or --image with a source; command is COMMAND and
+	// its ARGs.
 	image   string
 	command []string
+	// source names the service the job's settings come from before the
+	// flags (see stack.go); its zero value is a plain `oneshot run IMAGE`.
+	source specSource
+	// base is the spec the flags' options apply to (see precedence.go),
+	// kept to tell a spec error in a flag from one in the source's settings.
+	base oneshot.JobSpec
+	// given holds the names of the flags given on the command line, so that
+	// only those override the source's settings.
+	given map[string]bool
 
 	env, envFiles, networks, mounts, volumes, tmpfs stringList
 	secrets, configs, constraints, labels, logOpts  stringList
@@ -37,13 +50,18 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 // errHelp means --help was asked for and shown.
 var errHelp = errors.New("help shown")
 
-// runUsage is `oneshot run --help`. Every flag that register defines is in
-// it (a unit test checks).
+// runUsage is `oneshot run --help`. Every flag that runFlagSet defines is
+// in it (a unit test checks).
 const runUsage = `Usage: oneshot run [flags] IMAGE [COMMAND] [ARG...]
+       oneshot run --from-service NAME [flags] [COMMAND] [ARG...]
+       oneshot run --compose FILE --stack STACK --service NAME [flags] [COMMAND] [ARG...]
 
 Runs IMAGE once as a job on the swarm, streams its stdout and stderr, removes
 its service and exits with the job's exit code. Flags go before IMAGE;
 everything after IMAGE is the job's command, passed as is (no shell).
+
+With --from-service or --compose the job takes a service's settings instead
+(see 'oneshot stack run --help'), and everything after the flags is its command.
 
 Examples:
   oneshot run alpine:3.20 echo hello
@@ -51,8 +69,24 @@ Examples:
   oneshot run --mount type=volume,source=data,target=/data --timeout 10m app:v2 migrate up
   oneshot run --secret source=db-password,target=/etc/app/pw,uid=1000,mode=0400 app:v2
   oneshot run --constraint node.role==worker --json app:v2 report > result.json
+  oneshot run --from-service app_web --timeout 10m migrate up
+  oneshot run --compose stack.yml --stack app --service web -e LOG=debug migrate up
 
-Environment and files:
+` + jobFlagsHelp + `
+From a service:
+      --from-service NAME run with the settings of the deployed service NAME (or ID)
+      --compose FILE      run with the settings of a service of a compose file
+                          (needs --stack and --service; nothing is read from the swarm)
+      --stack STACK       the stack the compose file is deployed as: its services
+                          are STACK_NAME, its networks STACK_NETWORK...
+      --service NAME      the service of the compose file
+      --image IMAGE       run IMAGE instead of the service's image
+
+` + outcomeHelp
+
+// jobFlagsHelp lists the flags that `oneshot run` and `oneshot stack run`
+// share.
+const jobFlagsHelp = `Environment and files:
   -e, --env KEY=VALUE     set a variable; KEY alone passes this process's value (repeatable)
       --env-file FILE     read variables from a file in docker's format (repeatable)
       --mount SPEC        type=volume|bind|tmpfs,source=NAME|/PATH,target=/PATH[,readonly][,tmpfs-size=64m]
@@ -62,7 +96,7 @@ Environment and files:
       --config SPEC       a swarm config: NAME (as /NAME), or source=NAME,target=/PATH,uid=,gid=,mode=0444
   -u, --user USER         run as USER (name, UID or UID:GID)
   -w, --workdir DIR       working directory inside the container
-      --entrypoint CMD    replace the image's entrypoint
+      --entrypoint CMD    replace the image's (or service's) entrypoint
 
 Placement and resources:
       --network SPEC      attach to a swarm network: NAME, or name=NAME,alias=ALIAS (repeatable)
@@ -93,8 +127,10 @@ Output:
       --progress          progress lines on stderr even when stderr is not a terminal
       --json              print the result as one JSON object on stdout; the job's
                           output is inside it, not streamed
+`
 
-Progress lines ("oneshot: task ... running on NODE") go to stderr when it is a
+// outcomeHelp says where progress goes and what the exit codes mean.
+const outcomeHelp = `Progress lines ("oneshot: task ... running on NODE") go to stderr when it is a
 terminal, on lines of their own. Exit codes: the job's own, when it exited on
 its own; 125 when oneshot could not run the job (bad flags, unknown secret,
 image not found, no suitable node, node lost, engine not a swarm manager); 124
@@ -103,20 +139,60 @@ stopped job gets SIGTERM, and SIGKILL after --stop-timeout; oneshot waits until
 it has stopped, prints the rest of its output, then removes its service.
 `
 
-// parseRunFlags parses `oneshot run`'s arguments. Flags stop at IMAGE. It
-// returns errHelp when --help is asked for: the caller prints runUsage.
+// parseRunFlags parses `oneshot run`'s arguments. Flags stop at IMAGE, or
+// with --from-service or --compose at COMMAND. It returns errHelp when
+// --help is asked for: the caller prints runUsage.
 func parseRunFlags(args []string) (*runFlags, error) {
 	f := &runFlags{}
-	fs := newFlagSet("oneshot run")
-	f.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, flagSetError(err, "oneshot run")
+	fs := f.runFlagSet()
+	if err := f.parse(fs, args, "oneshot run"); err != nil {
+		return nil, err
+	}
+	if err := f.checkSource(); err != nil {
+		return nil, fmt.Errorf("%w; see 'oneshot run --help'", err)
+	}
+	if !f.source.isZero() {
+		f.command = fs.Args()
+		return f, nil
+	}
+	if f.gave("image") {
+		return nil, errors.New("--image goes with --from-service or --compose; give IMAGE as the first argument instead, see 'oneshot run --help'")
 	}
 	if fs.NArg() == 0 {
-		return nil, errors.New("'oneshot run' needs an IMAGE; see 'oneshot run --help'")
+		return nil, errors.New("'oneshot run' needs an IMAGE (or --from-service or --compose); see 'oneshot run --help'")
 	}
 	f.image, f.command = fs.Arg(0), fs.Args()[1:]
 	return f, nil
+}
+
+// runFlagSet is the flag set of `oneshot run`: the job's flags and the
+// flags that name a service to take settings from.
+func (f *runFlags) runFlagSet() *flag.FlagSet {
+	fs := newFlagSet("oneshot run")
+	f.register(fs)
+	f.source.register(fs)
+	fs.StringVar(&f.image, "image", "", "")
+	return fs
+}
+
+// parse parses args with fs and notes which flags were given.
+func (f *runFlags) parse(fs *flag.FlagSet, args []string, command string) error {
+	if err := fs.Parse(args); err != nil {
+		return flagSetError(err, command)
+	}
+	f.given = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.given[fl.Name] = true })
+	return nil
+}
+
+// gave says whether one of the names of a flag was given.
+func (f *runFlags) gave(names ...string) bool {
+	for _, name := range names {
+		if f.given[name] {
+			return true
+		}
+	}
+	return false
 }
 
 // newFlagSet returns a flag set that prints nothing itself: the caller

@@ -37,17 +37,20 @@ func TestParseRunFlagsErrors(t *testing.T) {
 	assert.ErrorIs(t, err, errHelp)
 }
 
-func TestRunUsageListsEveryFlag(t *testing.T) {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	(&runFlags{}).register(fs)
-	fs.VisitAll(func(fl *flag.Flag) {
-		dashes := "--"
-		if len(fl.Name) == 1 {
-			dashes = "-"
-		}
-		shown := regexp.MustCompile(`(?m)^ +(-[a-z], )?` + dashes + regexp.QuoteMeta(fl.Name) + `[ ,\n]`)
-		assert.True(t, shown.MatchString(runUsage), "oneshot run --help must show %s%s", dashes, fl.Name)
-	})
+func TestUsageListsEveryFlag(t *testing.T) {
+	for usage, fs := range map[string]*flag.FlagSet{
+		runUsage:      (&runFlags{}).runFlagSet(),
+		stackRunUsage: (&runFlags{}).stackRunFlagSet(),
+	} {
+		fs.VisitAll(func(fl *flag.Flag) {
+			dashes := "--"
+			if len(fl.Name) == 1 {
+				dashes = "-"
+			}
+			shown := regexp.MustCompile(`(?m)^ +(-[a-z], )?` + dashes + regexp.QuoteMeta(fl.Name) + `[ ,\n]`)
+			assert.True(t, shown.MatchString(usage), "%s --help must show %s%s", fs.Name(), dashes, fl.Name)
+		})
+	}
 }
 
 func TestFlagsBecomeAValidSpec(t *testing.T) {

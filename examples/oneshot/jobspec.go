@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 
@@ -32,7 +33,9 @@ func flagError(flag, value string, err error) error {
 	return fmt.Errorf("%s %q: %w", flag, value, err)
 }
 
-// envOptions are --env-file and -e, in that order: -e wins, as in docker.
+// envOptions are --env-file and -e, in that order, after the source's
+// variables: a variable set again replaces the earlier value (-e wins over a
+// file, as in docker, and both over the source's).
 func (f *runFlags) envOptions() ([]oneshot.Option, error) {
 	var opts []oneshot.Option
 	for _, path := range f.envFiles {
@@ -47,12 +50,45 @@ func (f *runFlags) envOptions() ([]oneshot.Option, error) {
 			opts = append(opts, oneshot.WithEnv(key, value))
 		}
 	}
+	if len(opts) > 0 {
+		opts = append(opts, lastValueWins)
+	}
 	return opts, nil
+}
+
+// lastValueWins keeps one KEY=VALUE per variable, the last given, where the
+// variable first appeared: WithEnv replaces a variable, but --env-file adds
+// its variables to the source's, and a variable set twice would leave the
+// job's value to the engine.
+func lastValueWins(s *oneshot.JobSpec) error {
+	at := map[string]int{}
+	var env []string
+	for _, kv := range s.Env {
+		key, _, _ := strings.Cut(kv, "=")
+		if i, ok := at[key]; ok {
+			env[i] = kv
+			continue
+		}
+		at[key] = len(env)
+		env = append(env, kv)
+	}
+	s.Env = env
+	return nil
 }
 
 // mountOptions are --mount, -v and --tmpfs.
 func (f *runFlags) mountOptions() ([]oneshot.Option, error) {
+	mounts, err := f.flagMounts()
 	var opts []oneshot.Option
+	for _, m := range mounts {
+		opts = append(opts, oneshot.WithMount(m))
+	}
+	return opts, err
+}
+
+// flagMounts are the mounts of --mount, -v and --tmpfs, in that order.
+func (f *runFlags) flagMounts() ([]oneshot.Mount, error) {
+	var mounts []oneshot.Mount
 	for _, group := range []struct {
 		flag  string
 		specs []string
@@ -63,41 +99,67 @@ func (f *runFlags) mountOptions() ([]oneshot.Option, error) {
 			if err != nil {
 				return nil, flagError(group.flag, spec, err)
 			}
-			opts = append(opts, oneshot.WithMount(m))
+			mounts = append(mounts, m)
 		}
 	}
-	return opts, nil
+	return mounts, nil
 }
 
 // fileOptions are --secret and --config.
 func (f *runFlags) fileOptions() ([]oneshot.Option, error) {
+	secrets, err := f.flagSecrets()
+	if err != nil {
+		return nil, err
+	}
+	configs, err := f.flagConfigs()
+	if err != nil {
+		return nil, err
+	}
 	var opts []oneshot.Option
+	for _, ref := range secrets {
+		opts = append(opts, oneshot.WithSecretRef(ref))
+	}
+	for _, ref := range configs {
+		opts = append(opts, oneshot.WithConfigRef(ref))
+	}
+	return opts, nil
+}
+
+// flagSecrets are the secrets of --secret.
+func (f *runFlags) flagSecrets() ([]oneshot.SecretRef, error) {
+	var refs []oneshot.SecretRef
 	for _, spec := range f.secrets {
 		ref, err := parseFileRef(spec)
 		if err != nil {
 			return nil, flagError("--secret", spec, err)
 		}
-		opts = append(opts, oneshot.WithSecretRef(ref.secretRef()))
+		refs = append(refs, ref.secretRef())
 	}
+	return refs, nil
+}
+
+// flagConfigs are the configs of --config.
+func (f *runFlags) flagConfigs() ([]oneshot.ConfigRef, error) {
+	var refs []oneshot.ConfigRef
 	for _, spec := range f.configs {
 		ref, err := parseFileRef(spec)
 		if err != nil {
 			return nil, flagError("--config", spec, err)
 		}
-		opts = append(opts, oneshot.WithConfigRef(ref.configRef()))
+		refs = append(refs, ref.configRef())
 	}
-	return opts, nil
+	return refs, nil
 }
 
 // placementOptions are --network and --constraint.
 func (f *runFlags) placementOptions() ([]oneshot.Option, error) {
+	networks, err := f.flagNetworks()
+	if err != nil {
+		return nil, err
+	}
 	var opts []oneshot.Option
-	for _, spec := range f.networks {
-		name, aliases, err := parseNetwork(spec)
-		if err != nil {
-			return nil, flagError("--network", spec, err)
-		}
-		opts = append(opts, oneshot.WithNetwork(name, aliases...))
+	for _, n := range networks {
+		opts = append(opts, oneshot.WithNetwork(n.Name, n.Aliases...))
 	}
 	for _, c := range f.constraints {
 		opts = append(opts, oneshot.WithConstraint(c))
@@ -105,17 +167,39 @@ func (f *runFlags) placementOptions() ([]oneshot.Option, error) {
 	return opts, nil
 }
 
+// flagNetworks are the networks of --network.
+func (f *runFlags) flagNetworks() ([]oneshot.NetworkAttachment, error) {
+	var networks []oneshot.NetworkAttachment
+	for _, spec := range f.networks {
+		name, aliases, err := parseNetwork(spec)
+		if err != nil {
+			return nil, flagError("--network", spec, err)
+		}
+		networks = append(networks, oneshot.NetworkAttachment{Name: name, Aliases: aliases})
+	}
+	return networks, nil
+}
+
 // resourceOptions are the limits, reservations and registry credentials.
+// Each limit or reservation given replaces the source's (0 lifts it); the
+// others stay.
 func (f *runFlags) resourceOptions() ([]oneshot.Option, error) {
-	r := oneshot.Resources{CPULimit: f.cpus, CPUReservation: f.reserveCPUs}
-	var err error
-	if r.MemoryLimit, err = parseBytes(f.memory); err != nil {
+	memory, err := parseBytes(f.memory)
+	if err != nil {
 		return nil, flagError("--memory", f.memory, err)
 	}
-	if r.MemoryReservation, err = parseBytes(f.reserveMemory); err != nil {
+	reserveMemory, err := parseBytes(f.reserveMemory)
+	if err != nil {
 		return nil, flagError("--reserve-memory", f.reserveMemory, err)
 	}
-	opts := []oneshot.Option{oneshot.WithResources(r)}
+	opts := []oneshot.Option{func(s *oneshot.JobSpec) error {
+		r := &s.Resources
+		setIf(f.gave("cpus"), &r.CPULimit, f.cpus)
+		setIf(f.gave("memory"), &r.MemoryLimit, memory)
+		setIf(f.gave("reserve-cpus"), &r.CPUReservation, f.reserveCPUs)
+		setIf(f.gave("reserve-memory"), &r.MemoryReservation, reserveMemory)
+		return nil
+	}}
 	if f.registryAuth {
 		// The image is set by then: options apply after the spec's fields.
 		opts = append(opts, oneshot.WithRegistryAuthFromDockerConfig())
@@ -123,13 +207,28 @@ func (f *runFlags) resourceOptions() ([]oneshot.Option, error) {
 	return opts, nil
 }
 
-// jobOptions are the job's identity, labels, time bounds and retries.
-func (f *runFlags) jobOptions() ([]oneshot.Option, error) {
-	opts := []oneshot.Option{
-		oneshot.WithUser(f.user), oneshot.WithWorkdir(f.workdir), oneshot.WithName(f.name),
-		oneshot.WithTimeout(f.timeout), oneshot.WithScheduleTimeout(f.scheduleTimeout),
-		oneshot.WithStopGracePeriod(f.stopTimeout), oneshot.WithRetries(f.retries, f.retryDelay),
+// setIf sets *field to value when given.
+func setIf[T any](given bool, field *T, value T) {
+	if given {
+		*field = value
 	}
+}
+
+// jobOptions are the job's identity, labels, time bounds and retries. A
+// flag given replaces the source's setting, even with an empty or zero
+// value (--workdir "" is the image's); one left out keeps it.
+func (f *runFlags) jobOptions() ([]oneshot.Option, error) {
+	opts := []oneshot.Option{func(s *oneshot.JobSpec) error {
+		setIf(f.gave("u", "user"), &s.User, f.user)
+		setIf(f.gave("w", "workdir"), &s.Workdir, f.workdir)
+		setIf(f.gave("name"), &s.Name, f.name)
+		setIf(f.gave("timeout"), &s.Timeout, f.timeout)
+		setIf(f.gave("schedule-timeout"), &s.ScheduleTimeout, f.scheduleTimeout)
+		setIf(f.gave("stop-timeout"), &s.StopGracePeriod, f.stopTimeout)
+		setIf(f.gave("retries"), &s.Retries, f.retries)
+		setIf(f.gave("retry-delay"), &s.RetryDelay, f.retryDelay)
+		return nil
+	}}
 	for _, kv := range f.labels {
 		key, value, err := parseLabel(kv)
 		if err != nil {
@@ -137,8 +236,8 @@ func (f *runFlags) jobOptions() ([]oneshot.Option, error) {
 		}
 		opts = append(opts, oneshot.WithLabel(key, value))
 	}
-	if f.entrypoint != "" {
-		opts = append(opts, oneshot.WithEntrypoint(f.entrypoint))
+	if f.gave("entrypoint") {
+		opts = append(opts, oneshot.WithEntrypoint(f.entrypointArgs()...))
 	}
 	if f.keep {
 		opts = append(opts, oneshot.WithKeep())
@@ -153,7 +252,19 @@ func (f *runFlags) jobOptions() ([]oneshot.Option, error) {
 	return opts, nil
 }
 
-// logDriverOption is --log-driver with its --log-opt values, if given.
+// entrypointArgs is --entrypoint as the JobSpec takes it: none for an empty
+// value (the image's own entrypoint), else the one program, unsplit, as
+// docker takes it.
+func (f *runFlags) entrypointArgs() []string {
+	if f.entrypoint == "" {
+		return nil
+	}
+	return []string{f.entrypoint}
+}
+
+// logDriverOption is --log-driver with its --log-opt values, if given. The
+// --log-opt values without --log-driver add to the options of the source's
+// driver; with it, they replace them.
 func (f *runFlags) logDriverOption() (oneshot.Option, error) {
 	if f.logDriver == "" && len(f.logOpts) == 0 {
 		return nil, nil
@@ -166,5 +277,15 @@ func (f *runFlags) logDriverOption() (oneshot.Option, error) {
 		}
 		options[key] = value
 	}
-	return oneshot.WithLogDriver(f.logDriver, options), nil
+	if f.logDriver != "" {
+		return oneshot.WithLogDriver(f.logDriver, options), nil
+	}
+	return func(s *oneshot.JobSpec) error {
+		merged := maps.Clone(s.LogDriver.Options)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		maps.Copy(merged, options)
+		return oneshot.WithLogDriver(s.LogDriver.Name, merged)(s)
+	}, nil
 }

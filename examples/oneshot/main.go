@@ -4,11 +4,23 @@
 // service is removed, also on Ctrl-C.
 //
 //	oneshot run [flags] IMAGE [COMMAND] [ARG...]
+//	oneshot run --from-service NAME [flags] [COMMAND] [ARG...]
+//	oneshot run --compose FILE --stack STACK --service NAME [flags] [COMMAND] [ARG...]
+//	oneshot stack run [flags] STACK SERVICE [COMMAND] [ARG...]
 //	oneshot prune [--older-than DURATION] [--filter label=KEY[=VALUE]] [--dry-run]
 //	oneshot version
 //
+// `oneshot stack run` runs a job with the settings of the service SERVICE
+// of a stack deployed as STACK (`docker stack deploy`), e.g. a migration
+// with the app's image, secrets and networks: `oneshot stack run app web
+// migrate up`. `oneshot run --from-service` does the same from any service,
+// by name or ID, and `oneshot run --compose` from a service of a compose
+// file. COMMAND replaces the service's command; the flags apply over its
+// settings.
+//
 // It talks to the engine named by DOCKER_HOST (the local one by default),
-// which must be a swarm manager. `oneshot run --help` lists the flags.
+// which must be a swarm manager. `oneshot run --help` and `oneshot stack run
+// --help` list the flags.
 package main
 
 import (
@@ -54,7 +66,9 @@ func run(args []string, term terminal) int {
 	defer stop()
 	switch args[0] {
 	case "run":
-		return runCommand(ctx, args[1:], term)
+		return runCommand(ctx, args[1:], term, libraryReader)
+	case "stack":
+		return stackCommand(ctx, args[1:], term, libraryReader)
 	case "prune":
 		return pruneCommand(ctx, args[1:], term.stdout, term.stderr)
 	case "version":
@@ -72,9 +86,13 @@ func run(args []string, term terminal) int {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   oneshot run [flags] IMAGE [COMMAND] [ARG...]   run a job on the swarm and wait for it
+  oneshot run --from-service NAME [flags] [COMMAND] [ARG...]
+                                                 run a job with a service's settings
+  oneshot stack run [flags] STACK SERVICE [COMMAND] [ARG...]
+                                                 run a job with the settings of a stack's service
   oneshot prune [flags]                          remove finished job services left behind
   oneshot version                                print the version
 
-Run 'oneshot run --help' or 'oneshot prune --help' for their flags.
+Run 'oneshot run --help', 'oneshot stack run --help' or 'oneshot prune --help' for their flags.
 `)
 }

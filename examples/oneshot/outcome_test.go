@@ -192,7 +192,11 @@ func TestReportSpeaksOfFlags(t *testing.T) {
 func TestStoppingNote(t *testing.T) {
 	assert.Equal(t, "oneshot: stopping the job: SIGTERM now, SIGKILL if it is still running after its stop grace period of 10s; "+
 		"waiting until it has stopped to remove its service (press Ctrl-C again to quit at once)", stoppingNote(&runFlags{}))
-	assert.Contains(t, stoppingNote(&runFlags{stopTimeout: 3 * time.Second, keep: true}), "grace period of 3s; waiting until it has stopped to keep its service")
+	given := map[string]bool{"stop-timeout": true}
+	assert.Contains(t, stoppingNote(&runFlags{stopTimeout: 3 * time.Second, keep: true, given: given}), "grace period of 3s; waiting until it has stopped to keep its service")
+	fromService := oneshot.JobSpec{StopGracePeriod: 30 * time.Second}
+	assert.Contains(t, stoppingNote(&runFlags{base: fromService}), "grace period of 30s;", "the service's")
+	assert.Contains(t, stoppingNote(&runFlags{base: fromService, stopTimeout: 3 * time.Second, given: given}), "grace period of 3s;", "--stop-timeout wins")
 }
 
 // assertContains checks that got contains want, or is empty when want is.

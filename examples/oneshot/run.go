@@ -13,38 +13,73 @@ import (
 )
 
 // runCommand is `oneshot run`: it runs one job and returns the exit code the
-// command must end with (see outcome.go).
-func runCommand(ctx context.Context, args []string, term terminal) int {
-	start := time.Now()
+// command must end with (see outcome.go). r reads the service that
+// --from-service or --compose names.
+func runCommand(ctx context.Context, args []string, term terminal, r specReader) int {
 	flags, err := parseRunFlags(args)
-	if errors.Is(err, errHelp) {
-		fmt.Fprint(term.stdout, runUsage)
-		return 0
+	if code, done := refuseFlags(err, runUsage, term); done {
+		return code
 	}
-	if err != nil {
+	return runFromSource(ctx, flags, r, term)
+}
+
+// refuseFlags prints the usage for errHelp (done, code 0) or the error of
+// parsing the flags (done, code 125); done is false when err is nil.
+func refuseFlags(err error, usage string, term terminal) (code int, done bool) {
+	switch {
+	case errors.Is(err, errHelp):
+		fmt.Fprint(term.stdout, usage)
+		return 0, true
+	case err != nil:
 		fmt.Fprintln(term.stderr, "oneshot:", err)
-		return jobexit.NotRun
+		return jobexit.NotRun, true
 	}
+	return 0, false
+}
+
+// runFromSource runs the job that the parsed flags describe: it checks
+// their values, reads the source's settings (none for a plain run), and
+// runs the job. A flag value that cannot be parsed, or a source that
+// cannot be read, is refused before anything is created, with code 125.
+func runFromSource(ctx context.Context, flags *runFlags, r specReader, term terminal) int {
+	start := time.Now()
 	opts, err := flags.options()
 	if err != nil {
 		fmt.Fprintln(term.stderr, "oneshot:", err)
 		return jobexit.NotRun
 	}
+	source, err := r.read(ctx, flags.source)
+	if err != nil {
+		return flags.conclude(ctx, term, newConsole(term.stderr), nil, err, start)
+	}
+	return runJob(ctx, flags.jobBase(source), opts, flags, term, start)
+}
+
+// runJob runs base with the flags' options applied over it, streaming its
+// output to the terminal, and returns the exit code: the one run path of
+// `oneshot run` and `oneshot stack run`.
+func runJob(ctx context.Context, base oneshot.JobSpec, opts []oneshot.Option, flags *runFlags, term terminal, start time.Time) int {
 	con := newConsole(term.stderr)
 	opts = append(opts, outputOptions(flags, term, con, start)...)
 	stopNote := context.AfterFunc(ctx, func() { con.Println(stoppingNote(flags)) })
 	defer stopNote()
 
-	res, err := oneshot.Run(ctx, oneshot.JobSpec{Image: flags.image, Command: flags.command}, opts...)
+	res, err := oneshot.Run(ctx, base, opts...)
 	con.Finish()
-	o := decide(res, err, context.Cause(ctx), flags.keep)
-	if flags.json {
+	return flags.conclude(ctx, term, con, res, err, start)
+}
+
+// conclude prints how the run ended (the JSON with --json, the summary
+// line, the messages and warnings) and returns the exit code.
+func (f *runFlags) conclude(ctx context.Context, term terminal, con *console, res *oneshot.Result, err error, start time.Time) int {
+	o := decide(res, err, context.Cause(ctx), f.keep)
+	if f.json {
 		printJSON(term.stdout, res, err, o)
 	}
-	if o.exited && (flags.showProgress(term.stderrIsTerminal) || flags.keep && !flags.quiet) {
-		con.Println(summaryLine(res, flags.keep, time.Since(start)))
+	if o.exited && (f.showProgress(term.stderrIsTerminal) || f.keep && !f.quiet) {
+		con.Println(summaryLine(res, f.keep, time.Since(start)))
 	}
-	for _, line := range flags.report(o) {
+	for _, line := range f.report(o) {
 		con.Println(line)
 	}
 	return o.code
@@ -54,7 +89,10 @@ func runCommand(ctx context.Context, args []string, term terminal) int {
 // job: the command now waits until the job has stopped, which may take its
 // stop grace period.
 func stoppingNote(flags *runFlags) string {
-	grace := flags.stopTimeout
+	grace := flags.base.StopGracePeriod // the source's, or --stop-timeout
+	if flags.gave("stop-timeout") {
+		grace = flags.stopTimeout
+	}
 	if grace <= 0 {
 		grace = defaultStopTimeout
 	}

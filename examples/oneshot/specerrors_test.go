@@ -62,3 +62,47 @@ func TestExplainError(t *testing.T) {
 		})
 	}
 }
+
+func TestExplainErrorOfAJobFromAService(t *testing.T) {
+	f, err := parseStackRunFlags([]string{"--mount", "type=volume,source=cache,target=cache", "--secret", "api-key", "app", "web"})
+	assert.NoError(t, err)
+	f.jobBase(oneshot.JobSpec{
+		Image:   "app:v2",
+		Mounts:  []oneshot.Mount{{Source: "app_data", Target: "/data"}, {Source: "logs", Target: "/logs"}},
+		Secrets: []oneshot.SecretRef{{Name: "db-password"}},
+	})
+	withImage, err := parseStackRunFlags([]string{"--image", "App:V3", "app", "web"})
+	assert.NoError(t, err)
+	withImage.jobBase(oneshot.JobSpec{Image: "app:v2"})
+	fromCompose, err := parseRunFlags([]string{"--compose", "stack.yml", "--stack", "app", "--service", "web", "--network", "ops"})
+	assert.NoError(t, err)
+	fromCompose.jobBase(oneshot.JobSpec{Image: "app:v2", Networks: []oneshot.NetworkAttachment{{Name: "app_default"}}})
+	cases := []struct {
+		name  string
+		flags *runFlags
+		err   error
+		want  string
+	}{
+		{name: "a flag's mount after the service's", flags: f, err: &oneshot.SpecError{Field: "Mounts[2].Target", Problem: `"cache" is not an absolute path`},
+			want: `oneshot: --mount/-v/--tmpfs "type=volume,source=cache,target=cache": "cache" is not an absolute path`},
+		{name: "the service's own mount", flags: f, err: &oneshot.SpecError{Field: "Mounts[1].Source", Problem: "bad"},
+			want: `oneshot: service app_web: Mounts[1].Source: bad`},
+		{name: "a flag's secret", flags: f, err: &oneshot.SpecError{Field: "Secrets[1].Name", Problem: `no secret named "api-key" on the swarm`, Fix: "create it first"},
+			want: `oneshot: --secret "api-key": no secret named "api-key" on the swarm; create it first`},
+		{name: "the service's secret", flags: f, err: &oneshot.SpecError{Field: "Secrets[0].Name", Problem: `no secret named "db-password" on the swarm`},
+			want: `oneshot: service app_web: Secrets[0].Name: no secret named "db-password" on the swarm`},
+		{name: "the service's image", flags: f, err: &oneshot.SpecError{Field: "Image", Problem: "not found"},
+			want: `oneshot: service app_web: Image: not found`},
+		{name: "a network of the compose file", flags: fromCompose, err: &oneshot.SpecError{Field: "Networks[0].Name", Problem: `no swarm network named "app_default"`, Fix: "deploy the stack first"},
+			want: `oneshot: stack.yml: service web of stack app: Networks[0].Name: no swarm network named "app_default"; deploy the stack first`},
+		{name: "a network of a flag", flags: fromCompose, err: &oneshot.SpecError{Field: "Networks[1].Name", Problem: `no swarm network named "ops"`},
+			want: `oneshot: --network "ops": no swarm network named "ops"`},
+		{name: "--image", flags: withImage, err: &oneshot.SpecError{Field: "Image", Problem: "not an image reference"},
+			want: `oneshot: --image "App:V3": not an image reference`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.flags.explainError(tc.err))
+		})
+	}
+}
