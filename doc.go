@@ -46,4 +46,11 @@
 // (ErrOutputIncomplete) then says which bytes, and WithLogDriver keeps more.
 // Services that outlive their process (WithKeep, a crash) are found by their
 // labels and removed by Prune.
+//
+// FromService makes a JobSpec from a deployed service's own spec (a stack's
+// app, say), and FromCompose from a service of a compose file with `docker
+// stack deploy`'s naming: the job then runs once with that service's image,
+// environment, networks, secrets, configs and mounts, as the `docker stack
+// run` that Docker never shipped, while the stack's own services are left
+// alone.
 package oneshot
