@@ -234,6 +234,8 @@ func (e *StopError) why() string {
 	switch {
 	case errors.Is(e.Reason, ErrRunnerClosed):
 		return "its Runner was closed"
+	case errors.Is(e.Reason, ErrTaskFailed):
+		return e.By + ", and it runs with WithFailFast"
 	case e.Cause != nil:
 		return fmt.Sprintf("%s is done: %v (%v)", e.By, e.Reason, e.Cause)
 	case strings.HasPrefix(e.By, "its timeout"):
@@ -248,6 +250,52 @@ func (e *StopError) Unwrap() []error {
 		return []error{e.Reason}
 	}
 	return []error{e.Reason, e.Cause}
+}
+
+// TasksError is Wait's error for a job of several tasks of which some did
+// not succeed (or whose output did not come whole). errors.As finds the
+// error of the first such task by index first: an *ExitError, a
+// *TaskError... whose Result names the task (Result.Tasks[0].Index).
+type TasksError struct {
+	// Job is the job's name.
+	Job string
+	// Count is how many tasks the job has.
+	Count int
+	// Errs holds each task's error by index, nil for those that succeeded.
+	Errs []error
+}
+
+// maxTaskErrorsShown bounds the tasks whose errors the message spells out.
+const maxTaskErrorsShown = 3
+
+func (e *TasksError) Error() string {
+	var shown []string
+	failed := 0
+	for i, err := range e.Errs {
+		if err == nil {
+			continue
+		}
+		failed++
+		if len(shown) < maxTaskErrorsShown {
+			shown = append(shown, fmt.Sprintf("task %d: %v", i, err))
+		}
+	}
+	msg := fmt.Sprintf("oneshot: job %s: %d of %d tasks did not succeed: %s", e.Job, failed, e.Count, strings.Join(shown, "; "))
+	if failed > len(shown) {
+		msg += fmt.Sprintf("; and %d more (see Result.Tasks)", failed-len(shown))
+	}
+	return msg
+}
+
+// Unwrap returns the tasks' errors, in the order of their indexes.
+func (e *TasksError) Unwrap() []error {
+	var errs []error
+	for _, err := range e.Errs {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // OutputProblem says what is wrong with a part of a job's output.

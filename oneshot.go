@@ -38,6 +38,59 @@ type Result struct {
 	// *CleanupError): it is left on the swarm for Prune. Housekeeping does
 	// not change the job's outcome, so it is never part of Wait's error.
 	CleanupErr error
+	// Tasks holds each task's result, ordered by index: one for a job of
+	// one task (the fields above then say the same), several for a job of
+	// several (JobSpec.Tasks, JobSpec.Global). For several tasks the fields
+	// above sum them up: ExitCode is that of the first task by index that
+	// failed (0 when all succeeded), State that task's state (complete when
+	// all succeeded), Attempts the tasks' attempts added up, Stdout and
+	// Stderr are empty (see each task's), ServiceID is empty and
+	// ServiceName is the job's name (each task's service is NAME-INDEX).
+	Tasks []TaskResult
+}
+
+// TaskResult is how one task of a job ended and what it printed.
+type TaskResult struct {
+	// Index is the task's index, as its ONESHOT_TASK_INDEX said.
+	Index int
+	// ServiceID names the task's swarm service; TaskID is its (last)
+	// swarm task, NodeID the node that ran it.
+	ServiceID, TaskID, NodeID string
+	// ExitCode is the container's exit code, or -1 when the task ended
+	// without one (see Err).
+	ExitCode int
+	// State is the task's final state ("" when it was never started, e.g.
+	// after another failed with WithFailFast).
+	State TaskState
+	// Stdout and Stderr hold what the task printed (its last attempt),
+	// kept apart, up to JobSpec.OutputLimit bytes each.
+	Stdout, Stderr []byte
+	// Err says how the task ended when it did not exit 0 with its whole
+	// output read, as Wait says it for a job of one task: an *ExitError, a
+	// *TaskError, a *StopError, an *OutputError...; nil otherwise.
+	Err error
+	// StartedAt is when oneshot first saw the task running (zero if never),
+	// FinishedAt when it reached State.
+	StartedAt, FinishedAt time.Time
+	// History holds every attempt of the task, oldest first: one, or more
+	// with WithRetries.
+	History []Attempt
+}
+
+// Attempt is one swarm task that ran (or tried to run) a job's task.
+type Attempt struct {
+	// TaskID is the swarm task, NodeID the node it was on.
+	TaskID, NodeID string
+	// ExitCode is its container's exit code, or -1 when it has none.
+	ExitCode int
+	// State is its last state; Message and Err the swarm's words about it.
+	State        TaskState
+	Message, Err string
+	// Stdout and Stderr hold what it printed, up to JobSpec.OutputLimit.
+	Stdout, Stderr []byte
+	// CreatedAt is when the swarm made it, FinishedAt when it reached
+	// State (zero if it had not ended).
+	CreatedAt, FinishedAt time.Time
 }
 
 // TaskState is a swarm task's state, as `docker service ps` shows it.
@@ -73,9 +126,11 @@ func (s TaskState) Terminal() bool {
 // TaskStatus is one state change of a job's task, as given to
 // JobSpec.OnStatus.
 type TaskStatus struct {
-	// TaskID is the task; Attempt counts from 1.
-	TaskID  string
-	Attempt int
+	// TaskIndex is the job's task that changed (0 for a job of one task);
+	// TaskID is its swarm task, and Attempt counts its attempts from 1.
+	TaskIndex int
+	TaskID    string
+	Attempt   int
 	// State is the new state; Message and Err the swarm's words about it.
 	State        TaskState
 	Message, Err string
@@ -96,6 +151,10 @@ type Job struct {
 	name    string
 	id      string
 	started time.Time
+	// taskIndex is the index of the job's task within a job of several
+	// (0 otherwise); group, for such a job, runs its tasks (tasks.go).
+	taskIndex int
+	group     *taskGroup
 
 	// stopping is closed by the first request to stop the job, after
 	// stopWhy is set.
@@ -115,11 +174,20 @@ type Job struct {
 	waitCalled atomic.Bool
 }
 
-// ServiceID returns the ID of the job's swarm service.
+// ServiceID returns the ID of the job's swarm service; empty for a job of
+// several tasks, each of which has its own (see Result.Tasks).
 func (j *Job) ServiceID() string { return j.id }
 
-// Name returns the name of the job's swarm service.
+// Name returns the name of the job's swarm service; for a job of several
+// tasks, the job's name, which each task's service has with "-INDEX".
 func (j *Job) Name() string { return j.name }
+
+// taskResult is the TaskResult of a job's one task, from its Result.
+func taskResult(index int, res *Result, err error, history []Attempt) TaskResult {
+	return TaskResult{Index: index, ServiceID: res.ServiceID, TaskID: res.TaskID, NodeID: res.NodeID, ExitCode: res.ExitCode,
+		State: res.State, Stdout: res.Stdout, Stderr: res.Stderr, Err: err, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
+		History: history}
+}
 
 // errWaitCalled is returned by a second call to Wait.
 var errWaitCalled = errors.New("oneshot: Wait was already called")

@@ -210,6 +210,35 @@ func WithRetries(n int, delay time.Duration) Option {
 	return func(s *JobSpec) error { s.Retries, s.RetryDelay = n, delay; return nil }
 }
 
+// WithTasks runs n tasks, each to its end; each finds its index (0 ...
+// n-1) in ONESHOT_TASK_INDEX and n in ONESHOT_TASK_COUNT.
+func WithTasks(n int) Option {
+	return func(s *JobSpec) error { s.Tasks = n; return nil }
+}
+
+// WithParallelism runs at most p of the job's tasks at once.
+func WithParallelism(p int) Option {
+	return func(s *JobSpec) error { s.Parallelism = p; return nil }
+}
+
+// WithGlobal runs one task on every ready node that matches the job's
+// constraints when it starts (the swarm's global job).
+func WithGlobal() Option {
+	return func(s *JobSpec) error { s.Global = true; return nil }
+}
+
+// WithFailFast stops the other tasks, and starts no more, once one has
+// failed.
+func WithFailFast() Option {
+	return func(s *JobSpec) error { s.FailFast = true; return nil }
+}
+
+// WithTaskPrefix starts each line that the tasks write to the writers with
+// the task's index, e.g. "[3] ".
+func WithTaskPrefix() Option {
+	return func(s *JobSpec) error { s.TaskPrefix = true; return nil }
+}
+
 // WithTimeout bounds the job from Start on. On expiry the job is stopped
 // (SIGTERM, then SIGKILL after its stop grace period), its output read to
 // the end and its service removed; Wait's *StopError matches

@@ -132,7 +132,11 @@ func (r *Runner) startJob(ctx context.Context, spec JobSpec, opts []Option, by s
 	if !r.beginStart() {
 		return nil, fmt.Errorf("oneshot: start job: %w", ErrRunnerClosed)
 	}
-	job, err := r.start(ctx, spec, by)
+	start := r.start
+	if spec.manyTasks() {
+		start = r.startGroup
+	}
+	job, err := start(ctx, spec, by)
 	if err != nil {
 		r.running.Done()
 		return nil, err
@@ -153,6 +157,12 @@ func (r *Runner) start(ctx context.Context, spec JobSpec, by string) (*Job, erro
 	if err != nil {
 		return nil, &SpecError{Field: "RegistryAuth", Problem: err.Error()}
 	}
+	return r.create(ctx, spec, name, ids, auth, by)
+}
+
+// create creates the service of a job of one task, named name, and starts
+// its supervisor.
+func (r *Runner) create(ctx context.Context, spec JobSpec, name string, ids swarmIDs, auth, by string) (*Job, error) {
 	started := r.clock.Now()
 	r.watch.ensureRunning() // the event stream should be open before the task can end
 	id, err := r.createService(ctx, spec.serviceSpec(name, ids, started), auth)
@@ -163,7 +173,8 @@ func (r *Runner) start(ctx context.Context, spec JobSpec, by string) (*Job, erro
 		return nil, r.notStarted(ctx, name, "create the job's service", err)
 	}
 	r.log.Debug("oneshot: created job service", "service", name, "id", id, "image", spec.Image)
-	job := &Job{runner: r, spec: spec, name: name, id: id, started: started, stopping: make(chan struct{}), done: make(chan struct{})}
+	job := &Job{runner: r, spec: spec, name: name, id: id, started: started, taskIndex: spec.taskIndex,
+		stopping: make(chan struct{}), done: make(chan struct{})}
 	jw := r.watch.add(id)
 	r.register(job)
 	job.watchForStop(ctx, by)

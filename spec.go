@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,8 +63,26 @@ type JobSpec struct {
 	// RegistryAuth, if set, is sent with the job so that every node can pull
 	// the image from a private registry.
 	RegistryAuth *RegistryAuth
+	// Tasks is how many tasks the job runs, each to its end (0 or 1: one).
+	// Each task finds its index (0 ... Tasks-1) in ONESHOT_TASK_INDEX and
+	// the count in ONESHOT_TASK_COUNT, to pick its share of the work (as
+	// Kubernetes' indexed jobs). See Result.Tasks.
+	Tasks int
+	// Parallelism is how many of the tasks may run at once (0: all).
+	Parallelism int
+	// Global runs one task on every node that matches the Constraints and
+	// is ready when the job starts (the swarm's global job), numbered in
+	// the order of the nodes' hostnames; Tasks must then be 0.
+	Global bool
+	// FailFast stops the tasks still running, and starts no more, once a
+	// task has failed (with WithRetries: once its last attempt failed).
+	// By default every task runs to its end.
+	FailFast bool
+	// TaskPrefix starts each line that a job of several tasks writes to
+	// Stdout and Stderr with the task's index, e.g. "[3] ".
+	TaskPrefix bool
 	// Retries is how many times a failed task is started again (0: never).
-	// The Result is that of the last attempt.
+	// The Result is that of the last attempt; Result.Tasks has them all.
 	Retries int
 	// RetryDelay is the pause before each retry.
 	RetryDelay time.Duration
@@ -107,6 +126,10 @@ type JobSpec struct {
 	// fromService names the service that FromService made the spec from;
 	// the job carries it as its LabelFromService label.
 	fromService string
+	// group names the job of several tasks that this task belongs to, and
+	// taskIndex is its index there (LabelJob, LabelTaskIndex).
+	group     string
+	taskIndex int
 }
 
 // LogDriver is the log driver of a job's container and its options, as
@@ -239,6 +262,7 @@ func (s *JobSpec) Validate() error {
 	s.validateFiles(add)
 	s.validateScheduling(add)
 	s.validateLogDriver(add)
+	s.validateTasks(add)
 	return errors.Join(errs...)
 }
 
@@ -392,6 +416,27 @@ func (s *JobSpec) validateScheduling(add addSpecError) {
 	}
 }
 
+// maxTasks bounds the tasks of one job: each is a service of its own.
+const maxTasks = 10000
+
+func (s *JobSpec) validateTasks(add addSpecError) {
+	switch {
+	case s.Tasks < 0 || s.Tasks > maxTasks:
+		add("Tasks", fmt.Sprintf("%d is out of range", s.Tasks), fmt.Sprintf("run 1 to %d tasks (0 means 1)", maxTasks))
+	case s.Global && s.Tasks > 1:
+		add("Tasks", fmt.Sprintf("%d tasks for a global job", s.Tasks), "leave Tasks at 0 with Global: the nodes make the count")
+	}
+	if s.Parallelism < 0 {
+		add("Parallelism", fmt.Sprintf("negative (%d)", s.Parallelism), "use 0 to run all the tasks at once")
+	}
+	if s.Name != "" && s.manyTasks() && len(s.Name)+len(fmt.Sprint(maxTasks)) > 62 {
+		add("Name", fmt.Sprintf("%q leaves no room for the tasks' suffixes", s.Name), "use up to 57 characters: each task's service is NAME-INDEX")
+	}
+}
+
+// manyTasks says the job may run more than one task.
+func (s *JobSpec) manyTasks() bool { return s.Tasks > 1 || s.Global }
+
 func (s *JobSpec) validateLogDriver(add addSpecError) {
 	d := s.LogDriver
 	switch {
@@ -473,6 +518,10 @@ func (s *JobSpec) labels(created time.Time) map[string]string {
 	labels[LabelCreated] = created.UTC().Format(time.RFC3339Nano)
 	if s.fromService != "" {
 		labels[LabelFromService] = s.fromService
+	}
+	if s.group != "" {
+		labels[LabelJob] = s.group
+		labels[LabelTaskIndex] = strconv.Itoa(s.taskIndex)
 	}
 	return labels
 }

@@ -75,9 +75,11 @@ func (j *Job) supervise(jw *jobWatch) {
 	}
 	res := j.result(end, obs)
 	outErr := obs.finishOutput(end.task, res, end.stillRunning != "" || errors.Is(end.kind, ErrNodeLost))
+	history := obs.history()
 	j.runner.watch.remove(j.id)
 	res.CleanupErr = j.clearService(end)
 	err := joinErrors(j.outcome(end, res, obs), outErr)
+	res.Tasks = []TaskResult{taskResult(j.taskIndex, res, err, history)}
 	j.runner.log.Debug("oneshot: job ended", "service", j.name, "state", res.State, "exit_code", res.ExitCode,
 		"node", res.NodeID, "local_exit_event", obs.localExit, "took", j.clock().Now().Sub(j.started), "err", err)
 	j.res, j.err = res, err
@@ -296,16 +298,23 @@ type observer struct {
 	follower       *follower
 	// earlier holds what went wrong with the output of replaced tasks.
 	earlier []error
+	// tasks are the job's tasks as last seen, oldest first; outputs what
+	// each printed, by task ID.
+	tasks   []swarm.Task
+	outputs map[string]*taskOutput
 }
 
 func newObserver(j *Job) *observer {
-	return &observer{job: j, reported: map[string]TaskState{}, started: map[string]bool{},
+	return &observer{job: j, reported: map[string]TaskState{}, started: map[string]bool{}, outputs: map[string]*taskOutput{},
 		stdout: &liveWriter{w: j.spec.Stdout}, stderr: &liveWriter{w: j.spec.Stderr}}
 }
 
 func (o *observer) see(snap snapshot) {
 	o.localExit = o.localExit || snap.localExit
 	tasks := jobTasks(snap.tasks)
+	if len(tasks) > 0 {
+		o.tasks = tasks
+	}
 	for i, t := range tasks {
 		state := TaskState(t.Status.State)
 		if o.reported[t.ID] == state {
@@ -319,7 +328,7 @@ func (o *observer) see(snap snapshot) {
 			o.startedAt = o.job.clock().Now()
 		}
 		if fn := o.job.spec.OnStatus; fn != nil {
-			fn(TaskStatus{TaskID: t.ID, Attempt: i + 1, State: state, Message: t.Status.Message, Err: t.Status.Err,
+			fn(TaskStatus{TaskIndex: o.job.taskIndex, TaskID: t.ID, Attempt: i + 1, State: state, Message: t.Status.Message, Err: t.Status.Err,
 				NodeID: t.NodeID, NodeName: snap.nodes[t.NodeID].hostname, Time: t.Status.Timestamp})
 		}
 	}
@@ -350,9 +359,48 @@ func (o *observer) follow(task swarm.Task) {
 	o.follower = o.job.runner.follow(o.out)
 }
 
+// history is every attempt of the job's task, oldest first, each with
+// what it printed. An earlier attempt that was never followed (it ended
+// between two polls) is read whole now, for the history only: its bytes
+// did not reach the writers.
+func (o *observer) history() []Attempt {
+	var out []Attempt
+	for _, t := range o.tasks {
+		a := Attempt{TaskID: t.ID, NodeID: t.NodeID, ExitCode: exitCode(&t), State: TaskState(t.Status.State),
+			Message: t.Status.Message, Err: t.Status.Err, CreatedAt: t.CreatedAt}
+		if a.State.Terminal() {
+			a.FinishedAt = t.Status.Timestamp
+		}
+		printed := o.outputs[t.ID]
+		if printed == nil && hadContainer(&t) && a.State.Terminal() {
+			printed = o.readWhole(t.ID)
+		}
+		if printed != nil {
+			a.Stdout, a.Stderr = printed.stdout.sink.buf, printed.stderr.sink.buf
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// readWhole reads the whole log of a task that was never followed, for
+// its history; nil if it cannot be read.
+func (o *observer) readWhole(taskID string) *taskOutput {
+	limit := o.job.spec.outputLimit()
+	printed := newTaskOutput(taskID, newSink("stdout", &liveWriter{}, limit), newSink("stderr", &liveWriter{}, limit))
+	ctx, cancel := context.WithTimeout(context.Background(), logReadTimeoutShort)
+	defer cancel()
+	if err := o.job.runner.readLog(ctx, printed); err != nil {
+		return nil
+	}
+	return printed
+}
+
 func (o *observer) newOutput(taskID string) *taskOutput {
 	limit := o.job.spec.outputLimit()
-	return newTaskOutput(taskID, newSink("stdout", o.stdout, limit), newSink("stderr", o.stderr, limit))
+	out := newTaskOutput(taskID, newSink("stdout", o.stdout, limit), newSink("stderr", o.stderr, limit))
+	o.outputs[taskID] = out
+	return out
 }
 
 // finishOutput reads the rest of the output of task, the one that decided
