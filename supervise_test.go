@@ -417,6 +417,29 @@ func TestARetryFollowsTheNewTask(t *testing.T) {
 	assert.Equal(t, 2, w.res.Attempts)
 	assert.Equal(t, "second try\n", string(w.res.Stdout), "the Result is the last attempt's")
 	assert.Equal(t, "first try\nsecond try\n", live.String(), "the writer gets them all")
+
+	require.Len(t, w.res.Tasks, 1, "a job of one task has one TaskResult")
+	tr := w.res.Tasks[0]
+	assert.Equal(t, "t2", tr.TaskID)
+	assert.Equal(t, "second try\n", string(tr.Stdout))
+	require.Len(t, tr.History, 2, "every attempt, oldest first")
+	first, second := tr.History[0], tr.History[1]
+	assert.Equal(t, Attempt{TaskID: "t1", NodeID: "n1", ExitCode: 1, State: StateFailed, Stdout: []byte("first try\n"),
+		CreatedAt: t0, FinishedAt: t0.Add(time.Second)}, first)
+	assert.Equal(t, "t2", second.TaskID)
+	assert.Equal(t, 0, second.ExitCode)
+	assert.Equal(t, "second try\n", string(second.Stdout))
+}
+
+func TestAnAttemptNeverFollowedIsReadForTheHistory(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	job := startJob(t, context.Background(), r, "job1", WithRetries(1, 0))
+	f.log("t1").write(true, []byte("failed fast\n"))
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateFailed, exited(1)), task("t2", 1, swarm.TaskStateComplete, exited(0)))
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	require.NoError(t, w.err)
+	require.Len(t, w.res.Tasks[0].History, 2)
+	assert.Equal(t, "failed fast\n", string(w.res.Tasks[0].History[0].Stderr), "read whole once the job is over")
 }
 
 func TestALostNodeEndsTheJobOnceConfirmed(t *testing.T) {
