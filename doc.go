@@ -47,6 +47,11 @@
 // Services that outlive their process (WithKeep, a crash) are found by their
 // labels and removed by Prune.
 //
+// A job may run several tasks (WithTasks, WithParallelism, WithGlobal):
+// each task is a service of its own, supervised as a job of one task is,
+// with its index in ONESHOT_TASK_INDEX, and Result.Tasks holds each task's
+// exit code, output and attempts.
+//
 // FromService makes a JobSpec from a deployed service's own spec (a stack's
 // app, say), and FromCompose from a service of a compose file with `docker
 // stack deploy`'s naming: the job then runs once with that service's image,

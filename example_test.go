@@ -154,3 +154,22 @@ func ExampleRunner_FromService() {
 	}
 	log.Printf("migrated in %s", res.FinishedAt.Sub(res.StartedAt))
 }
+
+// Twelve shards of a backfill, three at a time, each task picking its
+// shard from ONESHOT_TASK_INDEX, with every task's exit code and output.
+func ExampleWithTasks() {
+	ctx := context.Background()
+	res, err := oneshot.Run(ctx, oneshot.JobSpec{Image: "backfill:v3", Command: []string{"--shards", "12"}},
+		oneshot.WithTasks(12), oneshot.WithParallelism(3), oneshot.WithRetries(2, 10*time.Second),
+		oneshot.WithTaskPrefix(), oneshot.WithStdout(os.Stdout),
+	)
+	if res != nil {
+		for _, t := range res.Tasks {
+			log.Printf("shard %d on node %s: exit code %d after %d attempt(s)", t.Index, t.NodeID, t.ExitCode, len(t.History))
+		}
+	}
+	var exitErr *oneshot.ExitError
+	if errors.As(err, &exitErr) { // the first failed shard's, by index
+		log.Fatalf("shard %d failed with code %d", exitErr.Result.Tasks[0].Index, exitErr.ExitCode())
+	}
+}
