@@ -44,8 +44,11 @@ type fakeEngine struct {
 	// a final log read fails with.
 	createGate                   chan struct{}
 	createErr, removeErr, logErr error
-	// createdAnyway makes a failing create still make the service.
+	// createdAnyway makes a failing create still make the service;
+	// refuseName, if set, is a service name whose create fails as a name
+	// already taken does.
 	createdAnyway bool
+	refuseName    string
 	info          system.Info
 	// changed and nodeChanged, set by newFakeRunner, wake the Runner's
 	// poll, the latter reading the nodes again; polls tells when the
@@ -141,6 +144,9 @@ func (f *fakeEngine) ServiceCreate(ctx context.Context, o client.ServiceCreateOp
 	defer f.mu.Unlock()
 	if f.createErr != nil && !f.createdAnyway {
 		return client.ServiceCreateResult{}, f.createErr
+	}
+	if o.Spec.Name == f.refuseName {
+		return client.ServiceCreateResult{}, cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object")
 	}
 	id := "svc-" + o.Spec.Name
 	f.services[id] = swarm.Service{ID: id, Spec: o.Spec, Meta: swarm.Meta{Version: swarm.Version{Index: 1}}}

@@ -177,14 +177,19 @@ func (j *Job) superviseGroup(first *Job) {
 }
 
 // launch starts task i; a task that cannot be created ends at once with
-// the error that says why.
+// the error that says why (and a Runner closed meanwhile stops the job).
 func (j *Job) launch(run *groupRun, i int) {
 	task, err := j.startTask(context.Background(), i, "the context given to Start")
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrRunnerClosed):
+		j.requestStop(stopReason{err: ErrRunnerClosed, by: "Runner.Close"})
+		run.results[i] = j.neverStarted(i, run)
+	case err != nil:
 		run.results[i] = TaskResult{Index: i, ExitCode: -1, Err: err}
-		return
+		j.noteFailure(run, i)
+	default:
+		run.launched(i, task)
 	}
-	run.launched(i, task)
 }
 
 func (run *groupRun) launched(i int, task *Job) {
@@ -204,11 +209,20 @@ func (j *Job) taskEnded(run *groupRun, i int) {
 	run.results[i] = task.res.Tasks[0]
 	j.group.stdout.flush(task.spec.Stdout)
 	j.group.stderr.flush(task.spec.Stderr)
-	if run.results[i].failed() && run.failed < 0 && !j.stopRequested() {
-		run.failed = i
-		if j.spec.FailFast {
-			j.stopAll(run, stopReason{err: ErrTaskFailed, by: fmt.Sprintf("WithFailFast: task %d failed", i)})
-		}
+	if run.results[i].failed() {
+		j.noteFailure(run, i)
+	}
+}
+
+// noteFailure notes that task i failed; with WithFailFast, the first
+// failure stops the tasks in flight (and no more start).
+func (j *Job) noteFailure(run *groupRun, i int) {
+	if run.failed >= 0 || j.stopRequested() {
+		return
+	}
+	run.failed = i
+	if j.spec.FailFast {
+		j.stopAll(run, stopReason{err: ErrTaskFailed, by: fmt.Sprintf("WithFailFast: task %d failed", i)})
 	}
 }
 
@@ -257,12 +271,12 @@ func (t TaskResult) failed() bool {
 // groupOutcome sums the tasks' results up into the job's Result and error.
 func (j *Job) groupOutcome(run *groupRun) (*Result, error) {
 	res := &Result{ServiceName: j.name, State: StateComplete, Tasks: run.results}
+	if i := firstFailed(run.results); i >= 0 {
+		res.ExitCode, res.State = run.results[i].ExitCode, run.results[i].State
+	}
 	var cleanup []error
 	for i, t := range run.results {
 		res.Attempts += len(t.History)
-		if i == firstFailed(run.results) {
-			res.ExitCode, res.State = t.ExitCode, t.State
-		}
 		res.StartedAt = earliest(res.StartedAt, t.StartedAt)
 		res.FinishedAt = latest(res.FinishedAt, t.FinishedAt)
 		if sub := run.subs[i]; sub != nil && sub.res.CleanupErr != nil {
@@ -326,13 +340,22 @@ func tasksErrors(results []TaskResult) []error {
 	return errs
 }
 
+// firstFailed is the first task by index that failed on its own, or else
+// the first that was stopped because another failed (WithFailFast) or
+// because the job was stopped; -1 when all succeeded.
 func firstFailed(results []TaskResult) int {
+	first := -1
 	for i, t := range results {
-		if t.failed() {
+		var stop *StopError
+		switch {
+		case !t.failed():
+		case !errors.As(t.Err, &stop):
 			return i
+		case first < 0:
+			first = i
 		}
 	}
-	return -1
+	return first
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -248,3 +248,42 @@ func TestManyTasksValidation(t *testing.T) {
 	assert.NoError(t, (&JobSpec{Image: "a", Tasks: 3, Parallelism: 5, Name: "backfill"}).Validate())
 	assert.NoError(t, (&JobSpec{Image: "a", Global: true, Tasks: 1}).Validate())
 }
+
+func TestTheJobsExitCodeIsTheTaskThatFailedNotOneStoppedForIt(t *testing.T) {
+	r, f, c := newFakeRunner(t)
+	st := newStatuses()
+	job := startTasks(t, context.Background(), r, WithTasks(2), WithFailFast(), st.option())
+	await(t, f.creating, "task 0 created")
+	await(t, f.creating, "task 1 created")
+	f.setTasks("svc-job-0", task("a0", 0, swarm.TaskStateRunning, exited(0)))
+	st.await(t, StateRunning)
+	ends(f, "job-1", "b1", swarm.TaskStateFailed, 1, "")
+	assert.Equal(t, "svc-job-0", await(t, f.parked, "task 0 stopped for it"))
+	f.setTasks("svc-job-0", task("a0", 0, swarm.TaskStateShutdown, exited(143)))
+	reaped(t, r, f, c)
+
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	assert.Equal(t, 1, w.res.ExitCode, "task 1 failed; task 0 was only stopped for it")
+	assert.Equal(t, StateFailed, w.res.State)
+	assert.Equal(t, 143, w.res.Tasks[0].ExitCode)
+}
+
+func TestATaskThatCannotBeCreatedFailsFastToo(t *testing.T) {
+	r, f, c := newFakeRunner(t)
+	f.refuseName = "job-1"
+	st := newStatuses()
+	job := startTasks(t, context.Background(), r, WithTasks(3), WithParallelism(2), WithFailFast(), st.option())
+	await(t, f.creating, "task 0 created")
+	await(t, f.creating, "task 1 refused")
+	f.setTasks("svc-job-0", task("a0", 0, swarm.TaskStateRunning, exited(0)))
+	assert.Equal(t, "svc-job-0", await(t, f.parked, "task 0 stopped: task 1 failed"))
+	f.setTasks("svc-job-0", task("a0", 0, swarm.TaskStateShutdown, exited(143)))
+	reaped(t, r, f, c)
+
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	noCreate(t, f)
+	var specErr *SpecError
+	require.ErrorAs(t, w.res.Tasks[1].Err, &specErr, "the name taken")
+	assert.ErrorIs(t, w.res.Tasks[0].Err, ErrTaskFailed)
+	assert.Equal(t, TaskState(""), w.res.Tasks[2].State, "never started")
+}
