@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -67,6 +70,143 @@ func BenchmarkTwentyJobsAtOnce(b *testing.B) {
 	report(b, tOneshot, tCLI, tDockerRun, 1)
 	b.ReportMetric(float64(counter.n.Load()-requestsBefore)/float64(b.N*n), "requests/job")
 	removeCLILeftovers()
+}
+
+// fiftyTasks is how many trivial tasks BenchmarkFiftyTasks runs each way.
+const fiftyTasks = 50
+
+// BenchmarkFiftyTasks runs 50 trivial tasks (print a line, exit 0) three
+// ways in each iteration, one after the other: (a) one job of 50 tasks,
+// all at once (WithTasks, WithParallelism 50), through one Runner; (b) 50
+// jobs of one task at once through one Runner; (c) with the docker CLI, a
+// replicated job of 50 replicas, 50 at once (service create
+// --detach=false, service logs, service rm). It reports each one's wall
+// time and the requests it sent to the engine (the Runners' through their
+// counting transports, the CLI's through a counting proxy it is pointed
+// at with DOCKER_HOST), and the ratios of (a) and (b) to (c).
+func BenchmarkFiftyTasks(b *testing.B) {
+	const n = fiftyTasks
+	tasksCounter, jobsCounter := &countingTransport{}, &countingTransport{}
+	tasksRunner, jobsRunner := countingRunner(b, tasksCounter), countingRunner(b, jobsCounter)
+	proxy := startCountingProxy(b)
+	ctx := context.Background()
+	var tTasks, tJobs, tCLI time.Duration
+	var rTasks, rJobs, rCLI int64
+	counted := func(counter *atomic.Int64, requests *int64, fn func() error) time.Duration {
+		before := counter.Load()
+		d := timed(b, fn)
+		*requests += counter.Load() - before
+		return d
+	}
+	for b.Loop() {
+		tTasks += counted(&tasksCounter.n, &rTasks, func() error {
+			res, err := tasksRunner.Run(ctx, oneshot.JobSpec{Image: jobkitImage, Command: trivialJob}, oneshot.WithTasks(n), oneshot.WithParallelism(n))
+			if err != nil {
+				return err
+			}
+			if len(res.Tasks) != n {
+				return fmt.Errorf("%d task results, not %d", len(res.Tasks), n)
+			}
+			for _, task := range res.Tasks {
+				if string(task.Stdout) != "hello\n" {
+					return fmt.Errorf("task %d printed %q", task.Index, task.Stdout)
+				}
+			}
+			return nil
+		})
+		tJobs += counted(&jobsCounter.n, &rJobs, func() error {
+			return inParallel(n, func() error {
+				res, err := jobsRunner.Run(ctx, oneshot.JobSpec{Image: jobkitImage, Command: trivialJob})
+				if err == nil && string(res.Stdout) != "hello\n" {
+					err = fmt.Errorf("the job printed %q", res.Stdout)
+				}
+				return err
+			})
+		})
+		tCLI += counted(&proxy.n, &rCLI, func() error { return cliReplicatedJob(proxy.host, n, trivialJob, "hello") })
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
+	perOp := func(requests int64) float64 { return float64(requests) / float64(b.N) }
+	b.ReportMetric(per(tTasks), "tasks-job-s/op")
+	b.ReportMetric(per(tJobs), "one-task-jobs-s/op")
+	b.ReportMetric(per(tCLI), "cli-job-s/op")
+	b.ReportMetric(perOp(rTasks), "tasks-job-requests/op")
+	b.ReportMetric(perOp(rJobs), "one-task-jobs-requests/op")
+	b.ReportMetric(perOp(rCLI), "cli-job-requests/op")
+	b.ReportMetric(tTasks.Seconds()/tCLI.Seconds(), "tasks-job-x-cli")
+	b.ReportMetric(tJobs.Seconds()/tCLI.Seconds(), "one-task-jobs-x-cli")
+	b.ReportMetric(float64(rTasks)/float64(rCLI), "tasks-job-requests-x-cli")
+	b.ReportMetric(float64(rJobs)/float64(rCLI), "one-task-jobs-requests-x-cli")
+	removeCLILeftovers()
+}
+
+// cliReplicatedJob runs args as a replicated job of n replicas, n at once,
+// with the docker CLI talking to the engine at host (create
+// --detach=false, logs, rm), and checks that each replica printed want.
+// The service is removed even when reading its logs fails.
+func cliReplicatedJob(host string, n int, args []string, want string) error {
+	docker := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("docker", args...)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+host)
+		return cmd
+	}
+	out, createErr := docker(append([]string{"service", "create", "--quiet", "--mode", "replicated-job",
+		"--replicas", fmt.Sprint(n), "--max-concurrent", fmt.Sprint(n), "--restart-condition", "none", "--detach=false", jobkitImage}, args...)...).Output()
+	lines := strings.Fields(string(out))
+	if len(lines) == 0 {
+		return errors.Join(createErr, errors.New("docker service create printed no service ID"))
+	}
+	id := lines[len(lines)-1]
+	cliLeftovers.Store(id, true)
+	var logsErr error
+	if createErr == nil {
+		var logs []byte
+		if logs, logsErr = docker("service", "logs", "--raw", id).Output(); logsErr == nil {
+			if got := strings.Count(string(logs), want+"\n"); got != n {
+				logsErr = fmt.Errorf("docker service logs: %d lines %q, not %d: %q", got, want, n, logs)
+			}
+		}
+	}
+	rmErr := docker("service", "rm", id).Run()
+	return errors.Join(createErr, logsErr, rmErr)
+}
+
+// countingProxy is an HTTP proxy on a unix socket in front of the local
+// engine's that counts the requests it forwards: point a docker CLI at it
+// with DOCKER_HOST=host.
+type countingProxy struct {
+	host string
+	n    atomic.Int64
+}
+
+func startCountingProxy(b *testing.B) *countingProxy {
+	dir, err := os.MkdirTemp("", "oneshot-proxy")
+	require.NoError(b, err)
+	sock := filepath.Join(dir, "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	require.NoError(b, err)
+	engine := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", "/var/run/docker.sock")
+	}}
+	forward := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme, r.Out.URL.Host, r.Out.Host = "http", "docker", ""
+		},
+		Transport:     engine,
+		FlushInterval: -1, // stream logs and progress as they come
+	}
+	p := &countingProxy{host: "unix://" + sock}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.n.Add(1)
+		forward.ServeHTTP(w, r)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() {
+		_ = srv.Close()
+		engine.CloseIdleConnections()
+		_ = os.RemoveAll(dir)
+	})
+	return p
 }
 
 func timed(b *testing.B, fn func() error) time.Duration {
