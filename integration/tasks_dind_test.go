@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +16,6 @@ import (
 // Jobs of many tasks on the 3-node DinD swarm (a manager, worker1 and
 // worker2, whose hostnames are their roles), through the shared Runner on
 // the manager. Like the other multi-node tests they are not parallel.
-
-var (
-	dindTaskrunOnce  sync.Once
-	dindTaskrunImage string
-	dindTaskrunErr   error
-)
-
-// taskrunImage returns taskrunImage as the DinD nodes pull it: built on
-// the host and pushed into the swarm's open registry, once per test run.
-func (s *dindSwarm) taskrunImage(t *testing.T) string {
-	t.Helper()
-	local := buildTaskrunImage(t)
-	dindTaskrunOnce.Do(func() {
-		ctx := testContext(t, 2*time.Minute)
-		dindTaskrunImage, dindTaskrunErr = s.registry.push(ctx, s.host, local, "oneshot-taskrun:test")
-	})
-	require.NoError(t, dindTaskrunErr, "push %s into the DinD registry", local)
-	return dindTaskrunImage
-}
 
 // nodesByHostname returns the swarm's nodes in the order of their
 // hostnames: the order of the tasks of a global job.
@@ -61,7 +41,7 @@ func (s *dindSwarm) hostnames() map[string]string {
 func TestDinDTasksParallelism(t *testing.T) {
 	s := dindTest(t)
 	ctx := testContext(t, 5*time.Minute)
-	image := s.taskrunImage(t)
+	image := s.jobImage
 	const count, parallelism = 12, 3
 	name := jobName("oneshot-dtasks")
 	sampler := sampleJobServices(ctx, s.manager.api, name, 100*time.Millisecond)

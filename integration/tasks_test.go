@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -31,128 +30,15 @@ import (
 // on the local single-node swarm; tasks_dind_test.go runs them on the
 // 3-node DinD swarm (WithGlobal, tasks on several nodes).
 //
-// Every task of a job runs the same command, and a test often wants each
-// to do something of its own (exit with its index modulo 3, say), which
-// jobkit's literal arguments cannot say. The tests therefore run jobkit
-// behind taskrun, a wrapper built here into oneshot-taskrun:test (FROM
-// oneshot-jobkit:dev): it expands ${NAME}, ${NAME%K} and ${NAME*K} in its
-// arguments from the task's environment and execs jobkit with them.
-
-// taskrunSource is the wrapper's program; see taskrunImage.
-const taskrunSource = `// Command taskrun runs /jobkit with its arguments expanded from the
-// environment: ${NAME} is NAME's value, ${NAME%K} and ${NAME*K} its integer
-// value modulo or times K. When TASKRUN_GATE is set (expanded the same
-// way), it first waits until the file it names exists; SIGTERM or SIGINT
-// meanwhile ends it as they end jobkit (128+signal).
-package main
-
-import (
-	"fmt"
-	"os"
-	"os/signal"
-	"strconv"
-	"strings"
-	"syscall"
-	"time"
-)
-
-func main() {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	go func() {
-		sig := <-signals
-		fmt.Fprintln(os.Stderr, "taskrun: stopped by", sig)
-		os.Exit(128 + int(sig.(syscall.Signal)))
-	}()
-	if gate := expand(os.Getenv("TASKRUN_GATE")); gate != "" {
-		for {
-			if _, err := os.Stat(gate); err == nil {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	args := []string{"/jobkit"}
-	for _, a := range os.Args[1:] {
-		args = append(args, expand(a))
-	}
-	err := syscall.Exec("/jobkit", args, os.Environ())
-	fmt.Fprintln(os.Stderr, "taskrun:", err)
-	os.Exit(2)
-}
-
-func expand(s string) string {
-	return os.Expand(s, func(ref string) string {
-		for _, op := range []string{"%", "*"} {
-			name, k, ok := strings.Cut(ref, op)
-			if !ok {
-				continue
-			}
-			v, err1 := strconv.Atoi(os.Getenv(name))
-			n, err2 := strconv.Atoi(k)
-			if err1 != nil || err2 != nil || (op == "%" && n == 0) {
-				fmt.Fprintf(os.Stderr, "taskrun: cannot expand ${%s}\n", ref)
-				os.Exit(2)
-			}
-			if op == "%" {
-				return strconv.Itoa(v % n)
-			}
-			return strconv.Itoa(v * n)
-		}
-		return os.Getenv(ref)
-	})
-}
-`
-
-// taskrunImage is the image of jobkit behind taskrun, on the local engine.
-const taskrunImage = "oneshot-taskrun:test"
-
-var (
-	taskrunOnce sync.Once
-	taskrunErr  error
-)
-
-// buildTaskrunImage builds taskrunImage on the local engine once per test
-// run: taskrun, static, added to oneshot-jobkit:dev (the build cache makes
-// it quick when nothing changed).
-func buildTaskrunImage(t testing.TB) string {
-	t.Helper()
-	taskrunOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "oneshot-taskrun")
-		if err != nil {
-			taskrunErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		for name, text := range map[string]string{
-			"main.go":    taskrunSource,
-			"go.mod":     "module taskrun\n\ngo 1.22\n",
-			"Dockerfile": "FROM " + jobkitImage + "\nCOPY taskrun /taskrun\nENTRYPOINT [\"/taskrun\"]\n",
-		} {
-			if taskrunErr = os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); taskrunErr != nil {
-				return
-			}
-		}
-		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", "taskrun", ".")
-		build.Dir = dir
-		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-buildvcs=false")
-		if out, err := build.CombinedOutput(); err != nil {
-			taskrunErr = fmt.Errorf("go build taskrun: %v\n%s", err, out)
-			return
-		}
-		image := exec.Command("docker", "build", "--quiet", "--tag", taskrunImage, dir)
-		image.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-		if out, err := image.CombinedOutput(); err != nil {
-			taskrunErr = fmt.Errorf("docker build %s (it needs %s: `make images`): %v\n%s", taskrunImage, jobkitImage, err, out)
-		}
-	})
-	require.NoError(t, taskrunErr)
-	return taskrunImage
-}
+// Every task of a job runs the same command; jobkit expands ${NAME},
+// ${NAME%K} and ${NAME*K} in its arguments from the task's environment, so
+// that each task can do something of its own (exit with its index modulo
+// 3, say), and `jobkit waitfile PATH` holds a task until the test makes
+// the file (a gate, in a bind-mounted directory).
 
 // indexedJob prints its index and the count, runs for a second (so that
 // the tasks running together overlap) and exits with its index modulo 3
-// (run by taskrun).
+// (jobkit expands its arguments).
 var indexedJob = []string{"env", oneshot.EnvTaskIndex, "--", "echo", "task ${ONESHOT_TASK_INDEX} of ${ONESHOT_TASK_COUNT}",
 	"--", "sleep", "1s", "--", "exit", "${ONESHOT_TASK_INDEX%3}"}
 
@@ -441,7 +327,7 @@ func TestTasksIndexedWithParallelism(t *testing.T) {
 	t.Parallel()
 	requireNothingLeft(t)
 	ctx := testContext(t, 3*time.Minute)
-	image := buildTaskrunImage(t)
+	image := jobkitImage
 	const count, parallelism = 6, 2
 	name := jobName("oneshot-tasks")
 	sampler := sampleJobServices(ctx, localDocker(t), name, 50*time.Millisecond)
@@ -469,7 +355,7 @@ func TestTasksFailFast(t *testing.T) {
 	t.Parallel()
 	requireNothingLeft(t)
 	ctx := testContext(t, 3*time.Minute)
-	image := buildTaskrunImage(t)
+	image := jobkitImage
 	r, creates := countCreates(t)
 	gates := t.TempDir()
 	for _, i := range []string{"1", "2", "3"} {
@@ -479,10 +365,9 @@ func TestTasksFailFast(t *testing.T) {
 	live := &liveBuffer{}
 	task1Runs := live.when("[1] task 1\n")
 	done, _ := runInBackground(t, ctx, func(ctx context.Context) (*oneshot.Result, error) {
-		return r.Run(ctx, oneshot.JobSpec{Image: image, Command: []string{"echo", "task ${ONESHOT_TASK_INDEX}", "--", "sleep", "${ONESHOT_TASK_INDEX*60}s", "--", "exit", "1"}},
+		return r.Run(ctx, oneshot.JobSpec{Image: image, Command: []string{"waitfile", "/gates/${ONESHOT_TASK_INDEX}", "--", "echo", "task ${ONESHOT_TASK_INDEX}", "--", "sleep", "${ONESHOT_TASK_INDEX*60}s", "--", "exit", "1"}},
 			testLabel(t), oneshot.WithName(name), oneshot.WithTasks(4), oneshot.WithParallelism(2), oneshot.WithFailFast(),
 			oneshot.WithStdout(live), oneshot.WithTaskPrefix(),
-			oneshot.WithEnv("TASKRUN_GATE", "/gates/${ONESHOT_TASK_INDEX}"),
 			oneshot.WithMount(oneshot.Mount{Type: oneshot.MountBind, Source: gates, Target: "/gates", ReadOnly: true}))
 	})
 	select {
@@ -677,13 +562,12 @@ func TestTasksFailFastJobExitCodeIsTheFailure(t *testing.T) {
 	t.Parallel()
 	requireNothingLeft(t)
 	ctx := testContext(t, 3*time.Minute)
-	image := buildTaskrunImage(t)
+	image := jobkitImage
 	gates := t.TempDir()
 	running := newRunningIndexes(2)
 	done, _ := runInBackground(t, ctx, func(ctx context.Context) (*oneshot.Result, error) {
-		return localRunner(t).Run(ctx, oneshot.JobSpec{Image: image, Command: []string{"exit", "${ONESHOT_TASK_INDEX%3}"}},
+		return localRunner(t).Run(ctx, oneshot.JobSpec{Image: image, Command: []string{"waitfile", "/gates/${ONESHOT_TASK_INDEX}", "--", "exit", "${ONESHOT_TASK_INDEX%3}"}},
 			testLabel(t), oneshot.WithTasks(2), oneshot.WithFailFast(), running.option(),
-			oneshot.WithEnv("TASKRUN_GATE", "/gates/${ONESHOT_TASK_INDEX}"),
 			oneshot.WithMount(oneshot.Mount{Type: oneshot.MountBind, Source: gates, Target: "/gates", ReadOnly: true}))
 	})
 	// Both tasks run, waiting for their gates.

@@ -16,9 +16,13 @@
 //	jobkit onterm DURATION TEXT from now on, SIGTERM prints TEXT, lasts DURATION more, then exits 143
 //	jobkit fetch URL            GET URL and print the body
 //	jobkit serve ADDR DIR       serve DIR over HTTP on ADDR (a service, not a job)
+//	jobkit waitfile PATH        wait until the file at PATH exists
 //	jobkit demo                 what `make demo` shows
 //
-// Sub-commands may be chained with "--": `jobkit echo hi -- exit 3`.
+// Sub-commands may be chained with "--": `jobkit echo hi -- exit 3`. In
+// every argument, $NAME or ${NAME} is the environment variable NAME's value, and
+// ${NAME%K} and ${NAME*K} its integer value modulo or times K, so that the
+// tasks of one job can differ: `jobkit exit '${ONESHOT_TASK_INDEX%3}'`.
 package main
 
 import (
@@ -40,7 +44,12 @@ import (
 
 func main() {
 	exitOnSignal()
-	for _, cmd := range splitCommands(os.Args[1:]) {
+	args, err := expandAll(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "jobkit:", err)
+		os.Exit(2)
+	}
+	for _, cmd := range splitCommands(args) {
 		if err := run(cmd); err != nil {
 			fmt.Fprintln(os.Stderr, "jobkit:", err)
 			os.Exit(2)
@@ -138,6 +147,8 @@ func run(cmd []string) error {
 		return writeLine(args)
 	case "onterm":
 		return onTerm(args)
+	case "waitfile":
+		return waitFile(arg(args, 0, ""))
 	case "fetch":
 		return fetch(arg(args, 0, ""))
 	case "serve":
@@ -281,4 +292,56 @@ func writeLine(args []string) error {
 	line[n] = '\n'
 	_, err = os.Stdout.Write(line)
 	return err
+}
+
+// expandAll expands ${NAME}, ${NAME%K} and ${NAME*K} in each argument from
+// the environment.
+func expandAll(args []string) ([]string, error) {
+	var bad error
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = os.Expand(a, func(ref string) string {
+			v, err := expandRef(ref)
+			if err != nil && bad == nil {
+				bad = err
+			}
+			return v
+		})
+	}
+	return out, bad
+}
+
+// expandRef is the value of one ${...}: a variable, or its integer value
+// modulo or times a number.
+func expandRef(ref string) (string, error) {
+	for _, op := range []string{"%", "*"} {
+		name, k, ok := strings.Cut(ref, op)
+		if !ok {
+			continue
+		}
+		v, err1 := strconv.Atoi(os.Getenv(name))
+		n, err2 := strconv.Atoi(k)
+		if err1 != nil || err2 != nil || (op == "%" && n == 0) {
+			return "", fmt.Errorf("cannot expand ${%s}", ref)
+		}
+		if op == "%" {
+			return strconv.Itoa(v % n), nil
+		}
+		return strconv.Itoa(v * n), nil
+	}
+	return os.Getenv(ref), nil
+}
+
+// waitFile waits until the file at path exists: a test opens a gate for a
+// job by making the file (a bind-mounted directory).
+func waitFile(path string) error {
+	if path == "" {
+		return fmt.Errorf("waitfile needs a path")
+	}
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
