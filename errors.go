@@ -222,6 +222,8 @@ func (e *StopError) Error() string {
 	switch {
 	case e.StillRunning:
 		msg += "; it may still be running: " + e.Problem
+	case e.Result != nil && len(e.Result.Tasks) > 1:
+		msg += "; " + tasksStopped(e.Result.Tasks)
 	case e.Result != nil && e.Result.ExitCode >= 0:
 		msg += fmt.Sprintf("; it exited with code %d", e.Result.ExitCode)
 	case e.Result != nil && e.Result.StartedAt.IsZero():
@@ -235,13 +237,30 @@ func (e *StopError) why() string {
 	case errors.Is(e.Reason, ErrRunnerClosed):
 		return "its Runner was closed"
 	case errors.Is(e.Reason, ErrTaskFailed):
-		return e.By + ", and it runs with WithFailFast"
+		return e.By
 	case e.Cause != nil:
 		return fmt.Sprintf("%s is done: %v (%v)", e.By, e.Reason, e.Cause)
 	case strings.HasPrefix(e.By, "its timeout"):
 		return e.By + " expired"
 	}
 	return fmt.Sprintf("%s is done: %v", e.By, e.Reason)
+}
+
+// tasksStopped says how the tasks of a stopped job of several ended.
+func tasksStopped(tasks []TaskResult) string {
+	var ended, stopped, notStarted int
+	for _, t := range tasks {
+		var stop *StopError
+		switch {
+		case t.State == "":
+			notStarted++
+		case errors.As(t.Err, &stop):
+			stopped++
+		default:
+			ended++
+		}
+	}
+	return fmt.Sprintf("of its %d tasks, %d had ended, %d were stopped, %d never started", len(tasks), ended, stopped, notStarted)
 }
 
 // Unwrap returns Reason, and Cause when it is not a context error.

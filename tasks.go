@@ -155,7 +155,7 @@ func (j *Job) superviseGroup(first *Job) {
 	run := &groupRun{results: make([]TaskResult, len(g.tasks)), subs: make([]*Job, len(g.tasks)), ended: make(chan int, len(g.tasks)), failed: -1}
 	run.launched(0, first)
 	next, stopping := 1, j.stopping
-	for run.running > 0 {
+	for {
 		for ; next < len(g.tasks) && run.running < g.parallelism && !j.stopRequested() && !j.failedFast(run); next++ {
 			j.launch(run, next)
 		}
@@ -167,7 +167,7 @@ func (j *Job) superviseGroup(first *Job) {
 			j.taskEnded(run, i)
 		case <-stopping:
 			stopping = nil
-			j.stopAll(run, *j.stopWhy)
+			j.stopAll(run, *j.stopAsked())
 		}
 	}
 	for i := next; i < len(g.tasks); i++ {
@@ -222,7 +222,7 @@ func (j *Job) noteFailure(run *groupRun, i int) {
 	}
 	run.failed = i
 	if j.spec.FailFast {
-		j.stopAll(run, stopReason{err: ErrTaskFailed, by: fmt.Sprintf("WithFailFast: task %d failed", i)})
+		j.stopAll(run, stopReason{err: ErrTaskFailed, by: fmt.Sprintf("task %d of its job failed (WithFailFast)", i)})
 	}
 }
 
@@ -235,12 +235,16 @@ func (j *Job) stopAll(run *groupRun, why stopReason) {
 	}
 }
 
-func (j *Job) stopRequested() bool {
+func (j *Job) stopRequested() bool { return j.stopAsked() != nil }
+
+// stopAsked is why the job was asked to stop, or nil: read once the
+// stopping channel says it is set.
+func (j *Job) stopAsked() *stopReason {
 	select {
 	case <-j.stopping:
-		return true
+		return j.stopWhy
 	default:
-		return false
+		return nil
 	}
 }
 
@@ -249,9 +253,9 @@ func (j *Job) failedFast(run *groupRun) bool { return j.spec.FailFast && run.fai
 // neverStarted is the result of a task that the job stopped before its
 // turn came.
 func (j *Job) neverStarted(i int, run *groupRun) TaskResult {
-	why := stopReason{err: ErrTaskFailed, by: fmt.Sprintf("WithFailFast: task %d failed", run.failed)}
-	if j.stopWhy != nil {
-		why = *j.stopWhy
+	why := stopReason{err: ErrTaskFailed, by: fmt.Sprintf("task %d of its job failed (WithFailFast)", run.failed)}
+	if stop := j.stopAsked(); stop != nil {
+		why = *stop
 	}
 	name := j.group.tasks[i].Name
 	return TaskResult{Index: i, ExitCode: -1, Err: &StopError{Job: name, Reason: why.err, By: why.by, Cause: why.cause,
@@ -285,8 +289,8 @@ func (j *Job) groupOutcome(run *groupRun) (*Result, error) {
 	}
 	res.CleanupErr = errors.Join(cleanup...)
 	var errs []error
-	if j.stopWhy != nil && anyStopped(run.results) {
-		errs = append(errs, j.groupStopError(res, run.results))
+	if stop := j.stopAsked(); stop != nil && anyStopped(run.results) {
+		errs = append(errs, groupStopError(j.name, *stop, res, run.results))
 	}
 	if failures := tasksErrors(run.results); failures != nil {
 		errs = append(errs, &TasksError{Job: j.name, Count: len(run.results), Errs: failures})
@@ -295,8 +299,8 @@ func (j *Job) groupOutcome(run *groupRun) (*Result, error) {
 }
 
 // groupStopError is the job's *StopError: the stop that ended its tasks.
-func (j *Job) groupStopError(res *Result, results []TaskResult) *StopError {
-	e := &StopError{Job: j.name, Reason: j.stopWhy.err, By: j.stopWhy.by, Cause: j.stopWhy.cause, Result: res}
+func groupStopError(name string, why stopReason, res *Result, results []TaskResult) *StopError {
+	e := &StopError{Job: name, Reason: why.err, By: why.by, Cause: why.cause, Result: res}
 	var problems []string
 	for _, t := range results {
 		var stop *StopError

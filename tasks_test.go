@@ -139,7 +139,7 @@ func TestFailFastStopsTheOtherTasks(t *testing.T) {
 	var stopErr *StopError
 	require.ErrorAs(t, tasks[1].Err, &stopErr)
 	assert.ErrorIs(t, stopErr, ErrTaskFailed)
-	assert.Contains(t, stopErr.Error(), "WithFailFast: task 0 failed")
+	assert.Contains(t, stopErr.Error(), "stopped: task 0 of its job failed (WithFailFast)")
 	assert.Equal(t, 143, tasks[1].ExitCode)
 	assert.Equal(t, TaskState(""), tasks[2].State, "never started")
 	assert.Equal(t, -1, tasks[2].ExitCode)
@@ -176,6 +176,7 @@ func TestAJobOfManyTasksIsStoppedWhole(t *testing.T) {
 	var tasksErr *TasksError
 	assert.False(t, errors.As(w.err, &tasksErr), "the stop says it all: %v", w.err)
 	assert.Equal(t, []int{143, 143, -1}, []int{w.res.Tasks[0].ExitCode, w.res.Tasks[1].ExitCode, w.res.Tasks[2].ExitCode})
+	assert.Contains(t, w.err.Error(), "of its 3 tasks, 0 had ended, 2 were stopped, 1 never started")
 	assert.ElementsMatch(t, []string{"svc-job-0", "svc-job-1"}, f.removedServices())
 }
 
@@ -286,4 +287,20 @@ func TestATaskThatCannotBeCreatedFailsFastToo(t *testing.T) {
 	require.ErrorAs(t, w.res.Tasks[1].Err, &specErr, "the name taken")
 	assert.ErrorIs(t, w.res.Tasks[0].Err, ErrTaskFailed)
 	assert.Equal(t, TaskState(""), w.res.Tasks[2].State, "never started")
+}
+
+func TestTasksOneAtATime(t *testing.T) {
+	r, f, _ := newFakeRunner(t)
+	job := startTasks(t, context.Background(), r, WithTasks(3), WithParallelism(1))
+	for i, name := range []string{"job-0", "job-1", "job-2"} {
+		assert.Equal(t, name, await(t, f.creating, name+" created"))
+		noCreate(t, f)
+		ends(f, name, "t"+name, swarm.TaskStateComplete, 0, string(rune('a'+i))+"\n")
+	}
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	require.NoError(t, w.err)
+	require.Len(t, w.res.Tasks, 3)
+	for i, tr := range w.res.Tasks {
+		assert.Equal(t, string(rune('a'+i))+"\n", string(tr.Stdout))
+	}
 }
