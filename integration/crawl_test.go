@@ -42,12 +42,13 @@ func TestCrawl(t *testing.T) {
 	t.Run("command", func(t *testing.T) { crawlRunsTheCommand(t, ctx, site) })
 	t.Run("no job can run", func(t *testing.T) { crawlExits125WhenNoJobRuns(t, ctx, site) })
 	t.Run("interrupted", func(t *testing.T) { crawlInterruptedLeavesNothing(t, ctx, site) })
+	t.Run("one at a time", func(t *testing.T) { crawlOneAtATime(t, ctx, site) })
 	t.Run("twenty pages", func(t *testing.T) { crawlTwentyPages(t, ctx, site) })
 }
 
 // crawlChecksCounts crawls every page, a missing one (404: exit 3), a port
 // nothing listens on (exit 2) and a URL that is not http, in process
-// through the tests' shared Runner.
+// through the tests' shared Runner: one job, of a task per http URL.
 func crawlChecksCounts(t *testing.T, ctx context.Context, site string) {
 	requireNothingLeft(t)
 	var urls []string
@@ -55,7 +56,9 @@ func crawlChecksCounts(t *testing.T, ctx context.Context, site string) {
 		urls = append(urls, "http://"+site+"/"+page)
 	}
 	urls = append(urls, "http://"+site+"/missing.html", "http://"+site+":81/", "ftp://"+site+"/")
-	rows := fanout.Crawl(ctx, urls, 4, crawlCounter(t, site))
+	r := &crawlRunner{runner: localRunner(t)}
+	rows := fanout.Crawl(ctx, r, crawlConfig(t, site), urls, 4)
+	assert.Equal(t, []int{len(urls) - 1}, r.tasks, "one job, of a task per http URL")
 	for _, r := range rows[:len(crawlCounts)] {
 		want := crawlCounts[strings.TrimPrefix(r.URL, "http://"+site+"/")]
 		assert.Equal(t, fanout.Row{URL: r.URL, Internal: want[0], External: want[1], Status: "ok", OK: true, Ran: true}, r)
@@ -143,6 +146,20 @@ func crawlInterruptedLeavesNothing(t *testing.T, ctx context.Context, site strin
 	assert.Contains(t, stdout.String(), "canceled")
 }
 
+// crawlOneAtATime crawls three pages with -parallel 1: one job whose tasks
+// run one after the other.
+func crawlOneAtATime(t *testing.T, ctx context.Context, site string) {
+	requireNothingLeft(t)
+	var urls []string
+	for i := range 3 {
+		urls = append(urls, fmt.Sprintf("http://%s/index.html?n=%d", site, i))
+	}
+	rows := fanout.Crawl(ctx, localRunner(t), crawlConfig(t, site), urls, 1)
+	for _, r := range rows {
+		assert.Equal(t, fanout.Row{URL: r.URL, Internal: 4, External: 2, Status: "ok", OK: true, Ran: true}, r)
+	}
+}
+
 // crawlTwentyPages crawls 20 URLs with -parallel 8 through one Runner:
 // every row right, and the time it took in the log (make bench measures
 // speed; this checks the fan-out).
@@ -153,20 +170,30 @@ func crawlTwentyPages(t *testing.T, ctx context.Context, site string) {
 		urls = append(urls, fmt.Sprintf("http://%s/index.html?n=%d", site, i))
 	}
 	start := time.Now()
-	rows := fanout.Crawl(ctx, urls, 8, crawlCounter(t, site))
-	t.Logf("20 pages with -parallel 8: %v", time.Since(start).Round(10*time.Millisecond))
+	rows := fanout.Crawl(ctx, localRunner(t), crawlConfig(t, site), urls, 8)
+	t.Logf("20 pages, one job of 20 tasks with -parallel 8: %v", time.Since(start).Round(10*time.Millisecond))
 	require.Equal(t, fanout.ExitAllOK, fanout.ExitCode(rows), "%+v", rows)
 	for _, r := range rows {
 		assert.Equal(t, fanout.Row{URL: r.URL, Internal: 4, External: 2, Status: "ok", OK: true, Ran: true}, r)
 	}
 }
 
-// crawlCounter counts a URL with an hrefcounter job on the tests' Runner,
-// attached to the site's network and labelled for requireNothingLeft.
-func crawlCounter(t *testing.T, site string) fanout.CountFunc {
-	return fanout.JobCounter(localRunner(t), fanout.JobConfig{
-		Networks: []string{site}, Timeout: time.Minute, Options: []oneshot.Option{testLabel(t)},
-	})
+// crawlConfig is the crawl's jobs on the tests' Runner: attached to the
+// site's network and labelled for requireNothingLeft.
+func crawlConfig(t *testing.T, site string) fanout.JobConfig {
+	return fanout.JobConfig{Networks: []string{site}, Timeout: time.Minute, Options: []oneshot.Option{testLabel(t)}}
+}
+
+// crawlRunner runs the crawl's jobs on runner and notes the tasks of each.
+type crawlRunner struct {
+	runner *oneshot.Runner
+	tasks  []int
+}
+
+// Run runs the job and notes its count of tasks.
+func (c *crawlRunner) Run(ctx context.Context, spec oneshot.JobSpec, opts ...oneshot.Option) (*oneshot.Result, error) {
+	c.tasks = append(c.tasks, spec.Tasks)
+	return c.runner.Run(ctx, spec, opts...)
 }
 
 // crawlStartSite creates an attachable overlay network and, on it, a web
@@ -213,10 +240,9 @@ func crawlSiteConfigs(t *testing.T, ctx context.Context, prefix string) []*swarm
 // crawlWaitServing counts the site's index with a job until the server
 // answers: a running task may not be listening yet.
 func crawlWaitServing(t *testing.T, ctx context.Context, site string) {
-	count := crawlCounter(t, site)
 	var last fanout.Row
 	for range 10 {
-		if last = count(ctx, "http://"+site+"/"); last.OK {
+		if last = fanout.Crawl(ctx, localRunner(t), crawlConfig(t, site), []string{"http://" + site + "/"}, 1)[0]; last.OK {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -24,8 +24,9 @@ type config struct {
 // usage is printed by -h, before the flags.
 const usage = `Usage: crawl [flags] [URL...]
 
-Counts each page's links to its own site and to other sites, one
-hrefcounter job per page on the swarm, and prints a table and the totals.
+Counts each page's links to its own site and to other sites with one job
+of many tasks on the swarm, an hrefcounter task per page, and prints a table
+and the totals.
 
 Examples:
   crawl https://example.com/ https://example.org/about
@@ -33,7 +34,7 @@ Examples:
   crawl -network web http://site/index.html    # a site served on a swarm network
   crawl -json -f urls.txt | jq '.totals'
 
-Exit status: 0 every page counted, 1 some not, 125 no job could run.
+Exit status: 0 every page counted, 1 some not, 125 no task could run.
 
 Flags:
 `
@@ -45,11 +46,11 @@ func parseArgs(args []string, stderr io.Writer) (cfg config, code int, ok bool) 
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	var networks, labels listFlag
-	fs.IntVar(&cfg.parallel, "parallel", 8, "how many pages to count at once")
-	fs.Var(&networks, "network", "swarm network to attach the jobs to, to reach sites on it (repeatable)")
-	fs.DurationVar(&cfg.job.Timeout, "timeout", time.Minute, "time bound of each page's job (0: none)")
-	fs.StringVar(&cfg.job.Image, "image", fanout.DefaultImage, "the hrefcounter job image")
-	fs.Var(&labels, "label", "KEY=VALUE label on every job's service (repeatable)")
+	fs.IntVar(&cfg.parallel, "parallel", 8, "how many pages to count at once (the job's parallelism)")
+	fs.Var(&networks, "network", "swarm network to attach the tasks to, to reach sites on it (repeatable)")
+	fs.DurationVar(&cfg.job.Timeout, "timeout", time.Minute, "time bound of each page: its fetch, and its task's wait for a node (0: hrefcounter's 30s, and no bound on the wait)")
+	fs.StringVar(&cfg.job.Image, "image", fanout.DefaultImage, "the hrefcounter image")
+	fs.Var(&labels, "label", "KEY=VALUE label on every task's service (repeatable)")
 	fs.BoolVar(&cfg.json, "json", false, "print the rows and totals as one JSON object instead of the table")
 	fs.StringVar(&cfg.file, "f", "", "read URLs from FILE, one per line ('#' comments; - is stdin)")
 	if err := fs.Parse(args); err != nil {

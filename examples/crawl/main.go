@@ -1,16 +1,16 @@
-// Command crawl counts the links of many web pages at once: one hrefcounter
-// job per page on the swarm, run concurrently through one oneshot.Runner,
-// at most -parallel at a time.
+// Command crawl counts the links of many web pages at once: one oneshot job
+// of many tasks on the swarm, an hrefcounter task per page, at most
+// -parallel running at a time.
 //
 //	crawl [-parallel 8] [-network NET]... [-timeout 1m] [-image IMAGE]
 //	      [-label KEY=VALUE]... [-json] [-f FILE] [URL...]
 //
 // It prints a table (URL, internal links, external links, status) and the
-// totals on stdout (with -json, one JSON object holding both), and why each failed page failed on stderr. A page that
-// fails does not stop the others. It exits 0 when every page was counted, 1
-// when some were not, and 125 when no job could run at all; on Ctrl-C it
-// stops the jobs in flight (their services removed), starts no more, prints
-// the table and exits 130.
+// totals on stdout (with -json, one JSON object holding both), and why each
+// failed page failed on stderr. A page that fails does not stop the others.
+// It exits 0 when every page was counted, 1 when some were not, and 125
+// when no task could run at all; on Ctrl-C it stops the tasks in flight
+// (their services removed), starts no more, prints the table and exits 130.
 package main
 
 import (
@@ -56,13 +56,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cfg.json {
 		printRows = fanout.PrintJSON
 	}
-	return crawl(ctx, urls, cfg.parallel, fanout.JobCounter(runner, cfg.job), printRows, stdout, stderr)
+	return crawl(ctx, runner, cfg, urls, printRows, stdout, stderr)
 }
 
-// crawl counts the urls with count, prints the rows with printRows and the
-// failures on stderr, and returns the exit code.
-func crawl(ctx context.Context, urls []string, parallel int, count fanout.CountFunc, printRows func(io.Writer, []fanout.Row) error, stdout, stderr io.Writer) int {
-	rows := fanout.Crawl(ctx, urls, parallel, count)
+// crawl counts the urls with jobs run by r, prints the rows with printRows
+// and the failures on stderr, and returns the exit code.
+func crawl(ctx context.Context, r fanout.JobRunner, cfg config, urls []string, printRows func(io.Writer, []fanout.Row) error, stdout, stderr io.Writer) int {
+	rows := fanout.Crawl(ctx, r, cfg.job, urls, cfg.parallel)
 	if err := printRows(stdout, rows); err != nil {
 		fmt.Fprintln(stderr, "crawl: print the results:", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,15 +87,32 @@ func TestRunRefusesNoURLsWith125(t *testing.T) {
 	assert.Empty(t, stdout.String())
 }
 
-func TestCrawlPrintsTableAndDetails(t *testing.T) {
-	count := func(_ context.Context, url string) fanout.Row {
-		if url == "http://b/" {
-			return fanout.Row{URL: url, Status: "exit 3", Detail: "404 Not Found", Ran: true}
-		}
-		return fanout.Row{URL: url, Internal: 2, External: 1, Status: "ok", OK: true, Ran: true}
+// pageRunner runs a job of a task per page as the swarm would: a URL
+// ending in /b exits 3, the others count 2 internal and 1 external links.
+// answered, when set, is called before it answers.
+type pageRunner struct{ answered func() }
+
+func (p pageRunner) Run(_ context.Context, spec oneshot.JobSpec, _ ...oneshot.Option) (*oneshot.Result, error) {
+	if p.answered != nil {
+		p.answered()
 	}
+	res := &oneshot.Result{}
+	for i, u := range spec.Command[2:] { // after -timeout D
+		t := oneshot.TaskResult{Index: i, State: oneshot.StateComplete, Stdout: []byte(`{"internal":2,"external":1}`)}
+		if strings.HasSuffix(u, "/b/") {
+			t = oneshot.TaskResult{Index: i, State: oneshot.StateFailed, ExitCode: 3,
+				Err: &oneshot.ExitError{Result: &oneshot.Result{ExitCode: 3}, Stderr: []byte("404 Not Found\n")}}
+		}
+		res.Tasks = append(res.Tasks, t)
+	}
+	return res, nil
+}
+
+func TestCrawlPrintsTableAndDetails(t *testing.T) {
+	cfg, _, ok := parseArgs([]string{"-parallel", "2"}, &bytes.Buffer{})
+	require.True(t, ok)
 	var stdout, stderr bytes.Buffer
-	code := crawl(context.Background(), []string{"http://a/", "http://b/"}, 2, count, fanout.PrintTable, &stdout, &stderr)
+	code := crawl(context.Background(), pageRunner{}, cfg, []string{"http://a/", "http://b/"}, fanout.PrintTable, &stdout, &stderr)
 	assert.Equal(t, fanout.ExitSomeFailed, code)
 	assert.Equal(t, ""+
 		"URL        INTERNAL  EXTERNAL  STATUS\n"+
@@ -106,13 +124,15 @@ func TestCrawlPrintsTableAndDetails(t *testing.T) {
 
 func TestCrawlInterruptedExits130(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	count := func(_ context.Context, url string) fanout.Row {
-		cancel()
-		return fanout.Row{URL: url, Internal: 1, Status: "ok", OK: true, Ran: true}
+	cfg, _, ok := parseArgs(nil, &bytes.Buffer{})
+	require.True(t, ok)
+	urls := make([]string, fanout.MaxPagesPerJob+1)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://a/%d", i)
 	}
 	var stdout, stderr bytes.Buffer
-	code := crawl(ctx, []string{"http://a/", "http://b/"}, 1, count, fanout.PrintTable, &stdout, &stderr)
+	code := crawl(ctx, pageRunner{answered: cancel}, cfg, urls, fanout.PrintTable, &stdout, &stderr)
 	assert.Equal(t, exitInterrupted, code)
-	assert.Contains(t, stdout.String(), "1/2 ok")
-	assert.Contains(t, stderr.String(), "crawl: http://b/: canceled: not started")
+	assert.Contains(t, stdout.String(), fmt.Sprintf("%d/%d ok", fanout.MaxPagesPerJob, len(urls)))
+	assert.Contains(t, stderr.String(), fmt.Sprintf("crawl: http://a/%d: canceled: not started", fanout.MaxPagesPerJob))
 }

@@ -36,6 +36,11 @@ type runFlags struct {
 	retries                                         int
 	retryDelay                                      time.Duration
 	registryAuth, keep, quiet, json, progress       bool
+
+	// The job's tasks (see tasks.go): --tasks, --parallelism, --global,
+	// --fail-fast, --task-prefix and --no-task-prefix.
+	tasks, parallelism                 int
+	global, failFast, prefix, noPrefix bool
 }
 
 // stringList is a flag that may be given many times.
@@ -122,6 +127,15 @@ Job:
       --retry-delay D     pause before each retry
       --keep              leave the service on the swarm after the job ends (see 'oneshot prune')
 
+Tasks (each finds its index, 0 to N-1, in ONESHOT_TASK_INDEX and N in ONESHOT_TASK_COUNT):
+      --tasks N           run N tasks of the job, each to its end (default: 1)
+      --parallelism P     run at most P of them at once (default: all)
+      --global            run one task on every ready node that matches the constraints
+      --fail-fast         once a task has failed, stop the others and start no more
+      --task-prefix       start each line of the tasks' output with "[INDEX] " (the
+                          default for --tasks N above 1 and --global)
+      --no-task-prefix    leave the tasks' lines as they are
+
 Output:
   -q, --quiet             no progress lines
       --progress          progress lines on stderr even when stderr is not a terminal
@@ -137,6 +151,13 @@ image not found, no suitable node, node lost, engine not a swarm manager); 124
 when --timeout stopped it; 130 when Ctrl-C stopped it (143 for SIGTERM). A
 stopped job gets SIGTERM, and SIGKILL after --stop-timeout; oneshot waits until
 it has stopped, prints the rest of its output, then removes its service.
+
+A job of several tasks (--tasks, --global) exits with the code of the first
+task, by index, that failed (0 when all succeeded; 125 when that task could not
+run; a task that --fail-fast stopped does not count), or 124, 130, 143 when it
+was stopped. A table of its tasks (node, state, exit code, time, attempts,
+error) goes to stderr at the end when progress is shown or a task failed;
+--json gives each task's result in "Tasks".
 `
 
 // parseRunFlags parses `oneshot run`'s arguments. Flags stop at IMAGE, or
@@ -260,6 +281,17 @@ func (f *runFlags) registerJob(fs *flag.FlagSet) {
 	}
 	fs.BoolVar(&f.progress, "progress", false, "")
 	fs.BoolVar(&f.json, "json", false, "")
+	f.registerTasks(fs)
+}
+
+// registerTasks defines the flags of a job of several tasks.
+func (f *runFlags) registerTasks(fs *flag.FlagSet) {
+	fs.IntVar(&f.tasks, "tasks", 0, "")
+	fs.IntVar(&f.parallelism, "parallelism", 0, "")
+	fs.BoolVar(&f.global, "global", false, "")
+	fs.BoolVar(&f.failFast, "fail-fast", false, "")
+	fs.BoolVar(&f.prefix, "task-prefix", false, "")
+	fs.BoolVar(&f.noPrefix, "no-task-prefix", false, "")
 }
 
 // showProgress says whether to print the task's state changes on stderr: on

@@ -17,7 +17,7 @@ import (
 func (f *runFlags) options() ([]oneshot.Option, error) {
 	var opts []oneshot.Option
 	for _, part := range []func() ([]oneshot.Option, error){
-		f.envOptions, f.mountOptions, f.fileOptions, f.placementOptions, f.resourceOptions, f.jobOptions,
+		f.envOptions, f.mountOptions, f.fileOptions, f.placementOptions, f.resourceOptions, f.jobOptions, f.taskOptions,
 	} {
 		o, err := part()
 		if err != nil {

@@ -18,6 +18,12 @@
 // file. COMMAND replaces the service's command; the flags apply over its
 // settings.
 //
+// `--tasks N` (with `--parallelism P`, `--fail-fast`) runs N tasks of the
+// job, each finding its index in ONESHOT_TASK_INDEX, and `--global` one on
+// every node: their lines come after their index ("[3] "), a table of the
+// tasks ends the run, and the command exits with the code of the first
+// task that failed.
+//
 // It talks to the engine named by DOCKER_HOST (the local one by default),
 // which must be a swarm manager. `oneshot run --help` and `oneshot stack run
 // --help` list the flags.

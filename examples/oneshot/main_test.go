@@ -34,6 +34,9 @@ func TestCommandLineRefusals(t *testing.T) {
 		{args: []string{"run"}, code: 125, stderr: "needs an IMAGE"},
 		{args: []string{"run", "--bogus", "app:v1"}, code: 125, stderr: "oneshot: flag provided but not defined: -bogus; see 'oneshot run --help'\n"},
 		{args: []string{"run", "--memory", "lots", "app:v1"}, code: 125, stderr: `oneshot: --memory "lots": `},
+		{args: []string{"run", "--tasks", "0", "app:v1"}, code: 125, stderr: "oneshot: --tasks \"0\": want 1 or more tasks\n"},
+		{args: []string{"run", "--global", "--tasks", "2", "app:v1"}, code: 125, stderr: "oneshot: --tasks and --global do not go together"},
+		{args: []string{"stack", "run", "--parallelism", "-3", "app", "web"}, code: 125, stderr: "oneshot: --parallelism \"-3\": "},
 		{args: []string{"prune", "--filter", "name=x"}, code: 125, stderr: "want label=KEY"},
 		{args: []string{"prune", "extra"}, code: 125, stderr: "unexpected argument"},
 	}
@@ -62,7 +65,7 @@ func TestPrintJSON(t *testing.T) {
 	finished := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
 	res := &oneshot.Result{ExitCode: 2, State: oneshot.StateFailed, Stdout: []byte("hi\n"), Stderr: []byte("oops\n"),
 		ServiceName: "oneshot-a", TaskID: "t1", Attempts: 1, FinishedAt: finished}
-	printJSON(&out, res, errors.New("oneshot: job oneshot-a exited with code 2: oops"), outcome{code: 2, exited: true})
+	printJSON(&out, res, errors.New("oneshot: job oneshot-a exited with code 2: oops"), outcome{code: 2, exited: true}, nil)
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out.String()), &got))
 	assert.Equal(t, map[string]any{
@@ -71,7 +74,7 @@ func TestPrintJSON(t *testing.T) {
 	}, got, "unknown times and empty fields are left out")
 
 	out.Reset()
-	printJSON(&out, nil, errors.New("oneshot: JobSpec.Image: empty"), outcome{code: 125})
+	printJSON(&out, nil, errors.New("oneshot: JobSpec.Image: empty"), outcome{code: 125}, nil)
 	var none map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out.String()), &none))
 	assert.Equal(t, map[string]any{"ExitCode": -1.0, "Stdout": "", "Stderr": "", "Error": "oneshot: JobSpec.Image: empty"}, none)
@@ -82,7 +85,7 @@ func TestPrintJSONOfAStoppedJob(t *testing.T) {
 	res := &oneshot.Result{ExitCode: 143, State: oneshot.StateShutdown, Stdout: []byte("started\n"), ServiceName: "oneshot-a",
 		CleanupErr: &oneshot.CleanupError{ServiceID: "svc1", Err: errors.New("engine gone")}}
 	err := &oneshot.StopError{Job: "oneshot-a", Reason: context.DeadlineExceeded, By: "its timeout of 2s", Result: res}
-	printJSON(&out, res, err, decide(res, err, nil, false))
+	printJSON(&out, res, err, decide(res, err, nil, false), nil)
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out.String()), &got))
 	assert.Equal(t, 143.0, got["ExitCode"], "the job's own code; the command exits 124")
@@ -93,7 +96,7 @@ func TestPrintJSONOfAStoppedJob(t *testing.T) {
 
 	out.Reset()
 	err.StillRunning, err.Problem = true, "its task had not ended"
-	printJSON(&out, res, err, decide(res, err, nil, false))
+	printJSON(&out, res, err, decide(res, err, nil, false), nil)
 	require.NoError(t, json.Unmarshal([]byte(out.String()), &got))
 	assert.Equal(t, true, got["StillRunning"])
 }

@@ -48,6 +48,9 @@ type outcome struct {
 // output not wholly read, its service not removed): those are warnings. A
 // job that could not run gives 125.
 func decide(res *oneshot.Result, err error, cause error, kept bool) outcome {
+	if res != nil && len(res.Tasks) > 1 {
+		return decideTasks(res, err, cause, kept)
+	}
 	outcomeErrs, outputErrs := jobexit.SplitOutputErrors(err)
 	o := outcome{warnings: jobexit.Warnings("oneshot: warning: ", res, outputErrs)}
 	var stop *oneshot.StopError
@@ -77,11 +80,15 @@ func decide(res *oneshot.Result, err error, cause error, kept bool) outcome {
 // and its service.
 func (o *outcome) decideStop(stop *oneshot.StopError, cause error, kept bool) {
 	o.code, o.stillRunning = jobexit.StopCode(stop, cause), stop.StillRunning
+	fate, services := jobFate(stop), serviceFate(stop.Result, kept)
+	if res := stop.Result; res != nil && len(res.Tasks) > 1 {
+		fate, services = tasksFate(stop), tasksServiceFate(res, kept)
+	}
 	switch o.code {
 	case jobexit.NotRun:
 		// Not the command's doing (it never closes its Runner): the
 		// library's own words.
-		o.message = joinFacts(stop.Error(), serviceFate(stop.Result, kept))
+		o.message = joinFacts(stop.Error(), services)
 		return
 	case jobexit.Timeout:
 		o.stopped = stop.By + " expired"
@@ -89,7 +96,7 @@ func (o *outcome) decideStop(stop *oneshot.StopError, cause error, kept bool) {
 		sig, _ := jobexit.Interruption(stop, cause)
 		o.stopped = sig.Error()
 	}
-	o.message = joinFacts(fmt.Sprintf("oneshot: job %s stopped: %s", stop.Job, o.stopped), jobFate(stop), serviceFate(stop.Result, kept))
+	o.message = joinFacts(fmt.Sprintf("oneshot: job %s stopped: %s", stop.Job, o.stopped), fate, services)
 }
 
 // jobFate says what became of a stopped job: it exited, it never started,
@@ -130,4 +137,112 @@ func joinFacts(facts ...string) string {
 		}
 	}
 	return strings.Join(kept, "; ")
+}
+
+// decideTasks is decide for a job of several tasks. A job stopped early
+// (--timeout, Ctrl-C) ends as a job of one task does. Otherwise the
+// command exits with the code of the first task, by index, that did not
+// succeed of its own (not stopped by --fail-fast), 0 when all succeeded,
+// and 125 when that task got no exit code (it could not run: the
+// refusal is its error). The errors of the other tasks that got no exit
+// code follow, a few of them; the table has every task's.
+func decideTasks(res *oneshot.Result, err error, cause error, kept bool) outcome {
+	stop, rest := groupStop(err)
+	outcomeErrs, outputErrs := jobexit.SplitOutputErrors(rest)
+	o := outcome{warnings: tasksWarnings(res, outputErrs)}
+	if stop != nil {
+		o.decideStop(stop, cause, kept)
+		return o
+	}
+	first := firstOwnFailure(res.Tasks)
+	switch {
+	case first < 0:
+		o.code, o.exited = 0, true
+	case res.Tasks[first].ExitCode >= 0:
+		o.code, o.exited = res.Tasks[first].ExitCode, true
+	default:
+		o.code, o.refusal = jobexit.NotRun, errors.Join(taskOutcomeErrors(res.Tasks[first])...)
+		if o.refusal == nil {
+			o.refusal = fmt.Errorf("oneshot: job %s: task %d ended without an exit code", res.ServiceName, first)
+		}
+		return o
+	}
+	o.message = strings.Join(tasksMessages(outcomeErrs), "\n")
+	return o
+}
+
+// groupStop finds, in the error of a job of several tasks, the job's
+// *StopError (the stop that ended its tasks, as --timeout or Ctrl-C), and
+// returns the rest: the *TasksError, with each task's error.
+func groupStop(err error) (*oneshot.StopError, error) {
+	switch e := err.(type) {
+	case *oneshot.StopError:
+		return e, nil
+	case *oneshot.TasksError:
+		return nil, e
+	case interface{ Unwrap() []error }:
+		var stop *oneshot.StopError
+		var rest []error
+		for _, part := range e.Unwrap() {
+			if s, ok := part.(*oneshot.StopError); ok && stop == nil {
+				stop = s
+				continue
+			}
+			rest = append(rest, part)
+		}
+		return stop, errors.Join(rest...)
+	}
+	return nil, err
+}
+
+// maxTaskMessages bounds the tasks' errors printed after the table.
+const maxTaskMessages = 3
+
+// tasksMessages are the messages of the tasks' errors that the exit code
+// and the table do not say all of: not a task's exit code, not a stop
+// (the table says what stopped each task); a few, then how many more.
+func tasksMessages(errs []error) []string {
+	var kept []error
+	for _, e := range jobexit.WithoutExitErrors(errs) {
+		var stop *oneshot.StopError
+		if !errors.As(e, &stop) {
+			kept = append(kept, e)
+		}
+	}
+	lines := jobexit.Messages(kept[:min(len(kept), maxTaskMessages)])
+	if more := len(kept) - maxTaskMessages; more > 0 {
+		lines = append(lines, fmt.Sprintf("oneshot: and %d more tasks' errors: see the table above, or --json", more))
+	}
+	return lines
+}
+
+// tasksWarnings are the warnings of a job of several tasks: each task's
+// output problems, then each service that could not be removed, one a line.
+func tasksWarnings(res *oneshot.Result, outputErrs []error) []string {
+	lines := jobexit.Warnings("oneshot: warning: ", nil, outputErrs)
+	for _, e := range jobexit.Parts(res.CleanupErr) {
+		lines = append(lines, jobexit.Warnings("oneshot: warning: ", &oneshot.Result{CleanupErr: e}, nil)...)
+	}
+	return lines
+}
+
+// tasksFate says what became of the tasks of a stopped job when the table
+// does not: that some may still be running.
+func tasksFate(stop *oneshot.StopError) string {
+	if stop.StillRunning {
+		return "some of its tasks may still be running: " + stop.Problem
+	}
+	return ""
+}
+
+// tasksServiceFate says what became of the services of a stopped job's
+// tasks; nothing when some could not be removed (warnings say so).
+func tasksServiceFate(res *oneshot.Result, kept bool) string {
+	switch {
+	case res.CleanupErr != nil:
+		return ""
+	case kept:
+		return "its tasks' services were kept: 'oneshot prune' removes them"
+	}
+	return "its tasks' services were removed"
 }

@@ -9,19 +9,25 @@ import (
 
 // progressPrinter returns the status function that prints each state change
 // of the job's task as a line of its own on the console, marked "oneshot:"
-// and timed from start:
+// and timed from start; for a job of several tasks (many), after the
+// task's index as its output lines have it:
 //
 //	oneshot: task w13l7a9u581e running on vm (0.48s)
-func progressPrinter(con *console, start time.Time) func(oneshot.TaskStatus) {
+//	oneshot: [3] task w13l7a9u581e running on vm (0.48s)
+func progressPrinter(con *console, start time.Time, many bool) func(oneshot.TaskStatus) {
 	return func(s oneshot.TaskStatus) {
-		con.Println(progressLine(s, time.Since(start)))
+		con.Println(progressLine(s, time.Since(start), many))
 	}
 }
 
 // progressLine is the line that tells of one state change, elapsed after
-// the command started.
-func progressLine(s oneshot.TaskStatus, elapsed time.Duration) string {
-	line := fmt.Sprintf("oneshot: task %.12s %s", s.TaskID, s.State)
+// the command started; many names the task's index.
+func progressLine(s oneshot.TaskStatus, elapsed time.Duration, many bool) string {
+	line := "oneshot: "
+	if many {
+		line += fmt.Sprintf("[%d] ", s.TaskIndex)
+	}
+	line += fmt.Sprintf("task %.12s %s", s.TaskID, s.State)
 	if s.NodeName != "" {
 		line += " on " + s.NodeName
 	}

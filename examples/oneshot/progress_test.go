@@ -23,7 +23,7 @@ func TestProgressLine(t *testing.T) {
 			"oneshot: task w13l7a9u581e failed on vm (attempt 2): task: non-zero exit (3) (0.25s)"},
 	}
 	for _, tc := range cases {
-		assert.Equal(t, tc.want, progressLine(tc.status, 250*time.Millisecond))
+		assert.Equal(t, tc.want, progressLine(tc.status, 250*time.Millisecond, false))
 	}
 }
 

@@ -50,7 +50,7 @@ func runFromSource(ctx context.Context, flags *runFlags, r specReader, term term
 	}
 	source, err := r.read(ctx, flags.source)
 	if err != nil {
-		return flags.conclude(ctx, term, newConsole(term.stderr), nil, err, start)
+		return flags.conclude(ctx, term, newConsole(term.stderr), nil, nil, err, start)
 	}
 	return runJob(ctx, flags.jobBase(source), opts, flags, term, start)
 }
@@ -60,23 +60,39 @@ func runFromSource(ctx context.Context, flags *runFlags, r specReader, term term
 // `oneshot run` and `oneshot stack run`.
 func runJob(ctx context.Context, base oneshot.JobSpec, opts []oneshot.Option, flags *runFlags, term terminal, start time.Time) int {
 	con := newConsole(term.stderr)
-	opts = append(opts, outputOptions(flags, term, con, start)...)
+	var nodes *nodeNames
+	if flags.manyTasks() {
+		nodes = newNodeNames()
+	}
+	opts = append(opts, outputOptions(flags, term, con, nodes, start)...)
 	stopNote := context.AfterFunc(ctx, func() { con.Println(stoppingNote(flags)) })
 	defer stopNote()
 
 	res, err := oneshot.Run(ctx, base, opts...)
 	con.Finish()
-	return flags.conclude(ctx, term, con, res, err, start)
+	return flags.conclude(ctx, term, con, nodes, res, err, start)
 }
 
 // conclude prints how the run ended (the JSON with --json, the summary
-// line, the messages and warnings) and returns the exit code.
-func (f *runFlags) conclude(ctx context.Context, term terminal, con *console, res *oneshot.Result, err error, start time.Time) int {
+// line or the table of the tasks, the messages and warnings) and returns
+// the exit code. nodes, for a job of several tasks, names their nodes.
+func (f *runFlags) conclude(ctx context.Context, term terminal, con *console, nodes *nodeNames, res *oneshot.Result, err error, start time.Time) int {
 	o := decide(res, err, context.Cause(ctx), f.keep)
 	if f.json {
-		printJSON(term.stdout, res, err, o)
+		var tasks []jsonTask
+		if f.manyTasks() {
+			tasks = jsonTasks(res, nodes)
+		}
+		printJSON(term.stdout, res, err, o, tasks)
 	}
-	if o.exited && (f.showProgress(term.stderrIsTerminal) || f.keep && !f.quiet) {
+	switch {
+	case f.manyTasks() && res != nil && len(res.Tasks) > 0:
+		if f.showProgress(term.stderrIsTerminal) || f.keep && !f.quiet || anyTaskFailed(res.Tasks) {
+			for _, line := range taskTable(res, nodes, f.keep, time.Since(start)) {
+				con.Println(line)
+			}
+		}
+	case o.exited && (f.showProgress(term.stderrIsTerminal) || f.keep && !f.quiet):
 		con.Println(summaryLine(res, f.keep, time.Since(start)))
 	}
 	for _, line := range f.report(o) {
@@ -95,6 +111,14 @@ func stoppingNote(flags *runFlags) string {
 	}
 	if grace <= 0 {
 		grace = defaultStopTimeout
+	}
+	if flags.manyTasks() {
+		fate := "remove their services"
+		if flags.keep {
+			fate = "keep their services"
+		}
+		return fmt.Sprintf("oneshot: stopping the job's tasks: SIGTERM now, SIGKILL to those still running after their stop grace period of %s; "+
+			"waiting until they have stopped to %s (press Ctrl-C again to quit at once)", grace, fate)
 	}
 	fate := "remove its service"
 	if flags.keep {
@@ -124,7 +148,10 @@ func (f *runFlags) report(o outcome) []string {
 // outputOptions send the job's output to the terminal (unless --json keeps
 // it for the JSON), and its progress to stderr when asked for, through con
 // so that the two never share a line.
-func outputOptions(flags *runFlags, term terminal, con *console, start time.Time) []oneshot.Option {
+//
+// For a job of several tasks, nodes notes the nodes they go to, and each
+// progress line names its task.
+func outputOptions(flags *runFlags, term terminal, con *console, nodes *nodeNames, start time.Time) []oneshot.Option {
 	var opts []oneshot.Option
 	if !flags.json {
 		// Streamed, the output need not be kept too: the command's memory
@@ -134,8 +161,12 @@ func outputOptions(flags *runFlags, term terminal, con *console, start time.Time
 			oneshot.WithStderr(con.stream(term.stderr, true)),
 			oneshot.WithOutputLimit(-1))
 	}
+	var show func(oneshot.TaskStatus)
 	if flags.showProgress(term.stderrIsTerminal) {
-		opts = append(opts, oneshot.WithStatusFunc(progressPrinter(con, start)))
+		show = progressPrinter(con, start, flags.manyTasks())
+	}
+	if fn := statusFunc(nodes, show); fn != nil {
+		opts = append(opts, oneshot.WithStatusFunc(fn))
 	}
 	return opts
 }
@@ -143,8 +174,8 @@ func outputOptions(flags *runFlags, term terminal, con *console, start time.Time
 // jsonResult is what --json prints: the Result, with the output as text
 // (bytes that are not UTF-8 become U+FFFD), times left out when unknown, the
 // error's message, if any, what stopped the job, if it was stopped early,
-// and the failure to remove its service, if any. The Result's fields keep
-// their names.
+// and the failure to remove its service, if any; for a job of several
+// tasks, each task's result. The Result's fields keep their names.
 type jsonResult struct {
 	ExitCode                     int
 	State                        oneshot.TaskState `json:",omitempty"`
@@ -165,11 +196,15 @@ type jsonResult struct {
 	StillRunning bool   `json:",omitzero"`
 	// CleanupErr says the job's service could not be removed.
 	CleanupErr string `json:",omitempty"`
+	// Tasks holds each task's result, by index, for a job of several
+	// tasks (--tasks, --global); the fields above sum them up.
+	Tasks []jsonTask `json:",omitempty"`
 }
 
-// printJSON prints the result of a run as one indented JSON object; a run
-// that created no service has ExitCode -1 and only the Error.
-func printJSON(w io.Writer, res *oneshot.Result, err error, o outcome) {
+// printJSON prints the result of a run as one indented JSON object, with
+// tasks, if any, as its Tasks; a run that created no service has ExitCode -1
+// and only the Error.
+func printJSON(w io.Writer, res *oneshot.Result, err error, o outcome, tasks []jsonTask) {
 	if res == nil {
 		res = &oneshot.Result{ExitCode: -1}
 	}
@@ -179,7 +214,7 @@ func printJSON(w io.Writer, res *oneshot.Result, err error, o outcome) {
 		ServiceID: res.ServiceID, ServiceName: res.ServiceName, TaskID: res.TaskID, NodeID: res.NodeID,
 		Message: res.Message, Err: res.Err, Attempts: res.Attempts,
 		CreatedAt: res.CreatedAt, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
-		Stopped: o.stopped, StillRunning: o.stillRunning,
+		Stopped: o.stopped, StillRunning: o.stillRunning, Tasks: tasks,
 	}
 	if err != nil {
 		out.Error = err.Error()

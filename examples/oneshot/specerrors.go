@@ -20,7 +20,7 @@ var flagOfField = map[string]string{
 	"User": "--user", "Workdir": "--workdir", "Entrypoint": "--entrypoint",
 	"Timeout": "--timeout", "ScheduleTimeout": "--schedule-timeout", "StopGracePeriod": "--stop-timeout",
 	"Retries": "--retries", "RetryDelay": "--retry-delay", "RegistryAuth": "--with-registry-auth",
-	"LogDriver": "--log-driver/--log-opt",
+	"LogDriver": "--log-driver/--log-opt", "Tasks": "--tasks", "Parallelism": "--parallelism", "Global": "--global",
 }
 
 // optionFlags turns the names of the package's options and functions, in
@@ -29,6 +29,7 @@ var optionFlags = strings.NewReplacer(
 	"WithRegistryAuthFromDockerConfig", "--with-registry-auth", "WithRegistryAuth", "--with-registry-auth",
 	"WithScheduleTimeout", "--schedule-timeout", "WithTimeout", "--timeout", "WithEnvFile", "--env-file",
 	"WithLogDriver", "--log-driver and --log-opt", "oneshot.Prune", "'oneshot prune'",
+	"WithFailFast", "--fail-fast",
 )
 
 // goAPIFix matches a fix that only makes sense to a Go caller (it names an

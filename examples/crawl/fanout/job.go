@@ -18,41 +18,43 @@ type JobRunner interface {
 	Run(ctx context.Context, spec oneshot.JobSpec, opts ...oneshot.Option) (*oneshot.Result, error)
 }
 
-// JobConfig is what every URL's job shares.
+// JobConfig is what every page's task shares.
 type JobConfig struct {
 	// Image is the hrefcounter image; empty means DefaultImage.
 	Image string
-	// Networks are the swarm networks the jobs are attached to, to reach
+	// Networks are the swarm networks the tasks are attached to, to reach
 	// sites served on them.
 	Networks []string
-	// Timeout bounds each job; zero means no bound.
+	// Timeout bounds each page: its fetch (hrefcounter's -timeout) and its
+	// task's wait for a node (the job's schedule timeout). Zero leaves
+	// hrefcounter's own bound of 30 s, and no bound on the wait.
 	Timeout time.Duration
 	// Options are added to every job's (labels, constraints...).
 	Options []oneshot.Option
 }
 
-// JobCounter returns a CountFunc that counts a URL with an hrefcounter job
-// run by r. URLs that are not http(s) are refused without a job.
-func JobCounter(r JobRunner, cfg JobConfig) CountFunc {
-	spec := oneshot.JobSpec{Image: cfg.Image, Timeout: cfg.Timeout}
+// spec is the job that counts urls: one task per URL, at most parallel at
+// once, each given the whole list and counting the URL at its index.
+func (cfg JobConfig) spec(urls []string, parallel int) oneshot.JobSpec {
+	spec := oneshot.JobSpec{Image: cfg.Image, ScheduleTimeout: cfg.Timeout, Tasks: len(urls), Parallelism: max(parallel, 1)}
 	if spec.Image == "" {
 		spec.Image = DefaultImage
 	}
+	if cfg.Timeout > 0 {
+		spec.Command = append(spec.Command, "-timeout", cfg.Timeout.String())
+	}
+	spec.Command = append(spec.Command, urls...)
+	return spec
+}
+
+// options are the options of every job: cfg.Options and the networks, in
+// a slice of the job's own.
+func (cfg JobConfig) options() []oneshot.Option {
 	opts := append([]oneshot.Option(nil), cfg.Options...)
 	for _, n := range cfg.Networks {
 		opts = append(opts, oneshot.WithNetwork(n))
 	}
-	return func(ctx context.Context, rawURL string) Row {
-		if err := checkURL(rawURL); err != nil {
-			return Row{URL: rawURL, Status: "bad url", Detail: err.Error()}
-		}
-		spec := spec
-		spec.Command = []string{rawURL}
-		// A slice of its own: the CountFunc runs for many URLs at once.
-		jobOpts := append(append(make([]oneshot.Option, 0, len(opts)+1), opts...), oneshot.WithLabel("crawl.url", rawURL))
-		res, err := r.Run(ctx, spec, jobOpts...)
-		return rowFor(rawURL, res, err)
-	}
+	return opts
 }
 
 // checkURL refuses what hrefcounter would refuse, before a job is made.

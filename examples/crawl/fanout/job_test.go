@@ -4,63 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/oneshot-go/oneshot"
 )
-
-// fakeRunner returns a canned outcome and records the job it was asked for.
-type fakeRunner struct {
-	res  *oneshot.Result
-	err  error
-	spec oneshot.JobSpec
-	opts []oneshot.Option
-	runs int
-}
-
-func (f *fakeRunner) Run(_ context.Context, spec oneshot.JobSpec, opts ...oneshot.Option) (*oneshot.Result, error) {
-	f.spec, f.opts, f.runs = spec, opts, f.runs+1
-	return f.res, f.err
-}
-
-// applied returns the spec the recorded options make of the recorded spec.
-func (f *fakeRunner) applied(t *testing.T) oneshot.JobSpec {
-	spec := f.spec
-	for _, opt := range f.opts {
-		require.NoError(t, opt(&spec))
-	}
-	return spec
-}
-
-func TestJobCounterMakesTheJob(t *testing.T) {
-	f := &fakeRunner{res: &oneshot.Result{Stdout: []byte(`{"url":"http://site/","internal":4,"external":2}` + "\n")}}
-	count := JobCounter(f, JobConfig{Networks: []string{"web", "back"}, Timeout: time.Minute, Options: []oneshot.Option{oneshot.WithLabel("team", "seo")}})
-	row := count(context.Background(), "http://site/")
-	assert.Equal(t, Row{URL: "http://site/", Internal: 4, External: 2, Status: "ok", OK: true, Ran: true}, row)
-	spec := f.applied(t)
-	assert.Equal(t, DefaultImage, spec.Image)
-	assert.Equal(t, []string{"http://site/"}, spec.Command)
-	assert.Equal(t, time.Minute, spec.Timeout)
-	assert.Equal(t, []oneshot.NetworkAttachment{{Name: "web"}, {Name: "back"}}, spec.Networks)
-	assert.Equal(t, map[string]string{"team": "seo", "crawl.url": "http://site/"}, spec.Labels)
-}
-
-func TestJobCounterRefusesBadURLsWithoutAJob(t *testing.T) {
-	f := &fakeRunner{}
-	count := JobCounter(f, JobConfig{Image: "mine:1"})
-	for _, u := range []string{"ftp://site/", "site/page", "http:///x", "http://[::1"} {
-		row := count(context.Background(), u)
-		assert.Equal(t, "bad url", row.Status, u)
-		assert.NotEmpty(t, row.Detail, u)
-		assert.False(t, row.Ran, u)
-	}
-	assert.Zero(t, f.runs)
-}
 
 func TestRowFor(t *testing.T) {
 	exited := &oneshot.Result{ExitCode: 3, ServiceName: "oneshot-1"}
@@ -102,37 +52,43 @@ func TestRowFor(t *testing.T) {
 	}
 }
 
-// labelRunner records the crawl.url label of each job it is asked for.
-type labelRunner struct {
-	mu     sync.Mutex
-	labels map[string]string // command's URL -> label
-}
-
-func (l *labelRunner) Run(_ context.Context, spec oneshot.JobSpec, opts ...oneshot.Option) (*oneshot.Result, error) {
-	for _, opt := range opts {
-		if err := opt(&spec); err != nil {
-			return nil, err
-		}
+func TestJobConfigSpec(t *testing.T) {
+	urls := []string{"http://a/", "http://b/"}
+	cases := []struct {
+		name     string
+		cfg      JobConfig
+		parallel int
+		want     oneshot.JobSpec
+	}{
+		{name: "defaults", parallel: 8,
+			want: oneshot.JobSpec{Image: DefaultImage, Command: urls, Tasks: 2, Parallelism: 8}},
+		{name: "a timeout bounds the fetch and the wait for a node", cfg: JobConfig{Image: "mine:1", Timeout: 30 * time.Second}, parallel: 1,
+			want: oneshot.JobSpec{Image: "mine:1", Command: []string{"-timeout", "30s", "http://a/", "http://b/"}, Tasks: 2, Parallelism: 1, ScheduleTimeout: 30 * time.Second}},
+		{name: "at least one at a time", parallel: 0,
+			want: oneshot.JobSpec{Image: DefaultImage, Command: urls, Tasks: 2, Parallelism: 1}},
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.labels[spec.Command[0]] = spec.Labels["crawl.url"]
-	return &oneshot.Result{Stdout: []byte(`{}`)}, nil
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.cfg.spec(urls, tc.parallel))
+		})
+	}
 }
 
-func TestJobCounterConcurrentJobsKeepTheirOwnOptions(t *testing.T) {
-	l := &labelRunner{labels: map[string]string{}}
-	// Options and networks make a slice with room to grow: appending to it in
-	// place would mix the jobs up.
+func TestJobConfigOptionsAreEachJobsOwn(t *testing.T) {
+	// Options with room to grow: appending the networks in place would
+	// change the caller's slice.
 	opts := make([]oneshot.Option, 1, 8)
 	opts[0] = oneshot.WithLabel("team", "seo")
-	count := JobCounter(l, JobConfig{Networks: []string{"web", "back"}, Options: opts})
-	var urls []string
-	for i := range 50 {
-		urls = append(urls, fmt.Sprintf("http://site/%d", i))
+	cfg := JobConfig{Networks: []string{"web", "back"}, Options: opts}
+	first, second := cfg.options(), cfg.options()
+	assert.Len(t, first, 3)
+	assert.Len(t, second, 3)
+	first[1] = nil
+	assert.NotNil(t, second[1])
+	var spec oneshot.JobSpec
+	for _, o := range second {
+		assert.NoError(t, o(&spec))
 	}
-	Crawl(context.Background(), urls, 16, count)
-	for _, u := range urls {
-		assert.Equal(t, u, l.labels[u])
-	}
+	assert.Equal(t, []oneshot.NetworkAttachment{{Name: "web"}, {Name: "back"}}, spec.Networks)
+	assert.Equal(t, map[string]string{"team": "seo"}, spec.Labels)
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/oneshot-go/oneshot/examples/crawl/links"
 )
 
-// rowFor turns the outcome of one URL's job into its row.
+// rowFor turns the outcome of one URL's task (its result as a Result, and
+// its error) into its row.
 func rowFor(url string, res *oneshot.Result, err error) Row {
 	row := Row{URL: url, Ran: ran(res)}
 	var exitErr *oneshot.ExitError

@@ -41,6 +41,17 @@ func closedURL(t *testing.T) string {
 	return "http://" + addr + "/"
 }
 
+// noEnv is an environment without variables: not a task of a job of
+// several tasks.
+func noEnv(string) string { return "" }
+
+// taskEnv is the environment of task index of a job of count tasks.
+func taskEnv(index, count string) func(string) string {
+	return func(name string) string {
+		return map[string]string{envTaskIndex: index, envTaskCount: count}[name]
+	}
+}
+
 func TestRun(t *testing.T) {
 	site := hrefSite(t).URL
 	cases := []struct {
@@ -64,7 +75,7 @@ func TestRun(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(tc.args, &stdout, &stderr)
+			code := run(tc.args, noEnv, &stdout, &stderr)
 			require.Equal(t, tc.code, code, "stderr: %s", stderr.String())
 			assert.Contains(t, stderr.String(), tc.stderr)
 			if tc.code != 0 {
@@ -75,6 +86,52 @@ func TestRun(t *testing.T) {
 			require.NoError(t, json.Unmarshal(stdout.Bytes(), &got), stdout.String())
 			assert.Equal(t, links.Counts{URL: tc.args[len(tc.args)-1], Internal: tc.internal, External: tc.external}, got)
 			assert.True(t, strings.HasSuffix(stdout.String(), "}\n"), "one line of JSON")
+		})
+	}
+}
+
+func TestRunAsATaskCountsItsURL(t *testing.T) {
+	site := hrefSite(t).URL
+	args := []string{"-timeout", "10s", "ftp://not-this/", site + "/page", site + "/missing"}
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run(args, taskEnv("1", "3"), &stdout, &stderr), stderr.String())
+	var got links.Counts
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &got), stdout.String())
+	assert.Equal(t, links.Counts{URL: site + "/page", Internal: 2, External: 1}, got)
+
+	stdout.Reset()
+	assert.Equal(t, exitHTTP, run(args, taskEnv("2", "3"), &stdout, &stderr))
+	assert.Empty(t, stdout.String())
+}
+
+func TestPickURL(t *testing.T) {
+	urls := []string{"http://a/", "http://b/"}
+	cases := []struct {
+		name         string
+		urls         []string
+		index, count string
+		want, err    string
+	}{
+		{name: "one URL", urls: urls[:1], want: "http://a/"},
+		{name: "one URL, task 0 of 1", urls: urls[:1], index: "0", count: "1", want: "http://a/"},
+		{name: "task 1 of 2", urls: urls, index: "1", count: "2", want: "http://b/"},
+		{name: "an index without a count", urls: urls, index: "0", want: "http://a/"},
+		{name: "no URL", err: "no URL given"},
+		{name: "two URLs, no index", urls: urls, err: "2 URLs given, and no ONESHOT_TASK_INDEX"},
+		{name: "index beyond the list", urls: urls, index: "2", count: "3", err: "ONESHOT_TASK_INDEX=2: want an index of the 2 URLs"},
+		{name: "negative index", urls: urls, index: "-1", err: "want an index"},
+		{name: "index not a number", urls: urls, index: "x", err: "want an index"},
+		{name: "count not the list's", urls: urls, index: "0", count: "3", err: "ONESHOT_TASK_COUNT=3, but 2 URLs given"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := pickURL(tc.urls, taskEnv(tc.index, tc.count))
+			if tc.err != "" {
+				assert.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
 		})
 	}
 }
