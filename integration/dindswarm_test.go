@@ -225,6 +225,19 @@ func (s *dindSwarm) startContainers(ctx context.Context, workers int) error {
 // default 5 s; 2.4-3.9 s measured with 1 s).
 const dindHeartbeat = time.Second
 
+// setHeartbeat sets the swarm's dispatcher heartbeat period; the agents
+// take it up with their next heartbeat.
+func (s *dindSwarm) setHeartbeat(ctx context.Context, period time.Duration) error {
+	inspect, err := s.manager.api.SwarmInspect(ctx, client.SwarmInspectOptions{})
+	if err != nil {
+		return err
+	}
+	spec := inspect.Swarm.Spec
+	spec.Dispatcher.HeartbeatPeriod = period
+	_, err = s.manager.api.SwarmUpdate(ctx, client.SwarmUpdateOptions{Version: inspect.Swarm.Version, Spec: spec})
+	return err
+}
+
 // formSwarm makes the manager a swarm manager, advertising its IP on the
 // network, with a dindHeartbeat dispatcher heartbeat, and joins the workers.
 func (s *dindSwarm) formSwarm(ctx context.Context) error {

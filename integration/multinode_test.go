@@ -168,7 +168,16 @@ func TestDinDWorkerLostMidJob(t *testing.T) {
 func TestDinDManagerRestartMidJob(t *testing.T) {
 	s := dindTest(t)
 	ctx := testContext(t, 3*time.Minute)
-	t.Cleanup(func() { require.NoError(t, s.manager.ensureUp(ctx), "the manager back") })
+	t.Cleanup(func() {
+		require.NoError(t, s.manager.ensureUp(ctx), "the manager back")
+		require.NoError(t, s.setHeartbeat(ctx, dindHeartbeat), "the tests' heartbeat back")
+	})
+	// With the tests' 1 s heartbeat, a manager that restarts gives its
+	// workers 3 s to come back before it marks them down and shuts their
+	// tasks down itself, which a loaded CI machine can miss (seen once:
+	// the job's task shut down by the swarm). This test is about oneshot
+	// waiting through the restart: the engine's default 5 s it is.
+	require.NoError(t, s.setHeartbeat(ctx, 5*time.Second))
 	done := s.startRunning(t, ctx, oneshot.JobSpec{Image: s.jobImage, Command: []string{"echo", "before", "--", "sleep", "10s", "--", "echo", "after", "--", "exit", "4"}},
 		oneshot.WithConstraint("node.role==worker"))
 

@@ -397,7 +397,7 @@ func TestTasksFailFast(t *testing.T) {
 	if assert.ErrorAs(t, t1.Err, &stopErr, "task 1 was stopped: %v", t1.Err) {
 		assert.ErrorIs(t, t1.Err, oneshot.ErrTaskFailed)
 		assert.NotErrorIs(t, t1.Err, context.Canceled)
-		assert.Equal(t, "WithFailFast: task 0 failed", stopErr.By)
+		assert.Equal(t, "task 0 of its job failed (WithFailFast)", stopErr.By)
 		assert.False(t, stopErr.StillRunning, stopErr.Problem)
 	}
 	assert.Equal(t, 143, t1.ExitCode, "SIGTERM")
@@ -586,7 +586,7 @@ func TestTasksFailFastJobExitCodeIsTheFailure(t *testing.T) {
 	var stopErr *oneshot.StopError
 	if assert.ErrorAs(t, res.Tasks[0].Err, &stopErr) {
 		assert.ErrorIs(t, res.Tasks[0].Err, oneshot.ErrTaskFailed)
-		assert.Equal(t, "WithFailFast: task 1 failed", stopErr.By)
+		assert.Equal(t, "task 1 of its job failed (WithFailFast)", stopErr.By)
 	}
 	assert.Equal(t, 143, res.Tasks[0].ExitCode, "task 0 was stopped by SIGTERM")
 	assert.Equal(t, 1, res.Tasks[1].ExitCode)
