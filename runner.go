@@ -145,19 +145,35 @@ func (r *Runner) startJob(ctx context.Context, spec JobSpec, opts []Option, by s
 }
 
 func (r *Runner) start(ctx context.Context, spec JobSpec, by string) (*Job, error) {
-	name := spec.Name
-	if name == "" {
-		name = uniqueName()
-	}
-	ids, err := r.resolve(ctx, &spec)
+	p, err := r.prepare(ctx, &spec)
 	if err != nil {
-		return nil, r.notStarted(ctx, name, "check the job's secrets, configs and networks", err)
+		return nil, err
 	}
-	auth, err := spec.RegistryAuth.encode()
-	if err != nil {
-		return nil, &SpecError{Field: "RegistryAuth", Problem: err.Error()}
+	return r.create(ctx, spec, p.name, p.ids, p.auth, by)
+}
+
+// prepared is what a job needs before its services can be created.
+type prepared struct {
+	name string
+	ids  swarmIDs
+	auth string
+}
+
+// prepare names the job and checks, against the swarm, what its spec
+// names: nothing is created yet.
+func (r *Runner) prepare(ctx context.Context, spec *JobSpec) (prepared, error) {
+	p := prepared{name: spec.Name}
+	if p.name == "" {
+		p.name = uniqueName()
 	}
-	return r.create(ctx, spec, name, ids, auth, by)
+	var err error
+	if p.ids, err = r.resolve(ctx, spec); err != nil {
+		return p, r.notStarted(ctx, p.name, "check the job's secrets, configs and networks", err)
+	}
+	if p.auth, err = spec.RegistryAuth.encode(); err != nil {
+		return p, &SpecError{Field: "RegistryAuth", Problem: err.Error()}
+	}
+	return p, nil
 }
 
 // create creates the service of a job of one task, named name, and starts

@@ -55,18 +55,11 @@ type taskGroup struct {
 // Start reports what the engine says of it) and leaves the others to the
 // group's supervisor.
 func (r *Runner) startGroup(ctx context.Context, spec JobSpec, by string) (*Job, error) {
-	name := spec.Name
-	if name == "" {
-		name = uniqueName()
-	}
-	ids, err := r.resolve(ctx, &spec)
+	p, err := r.prepare(ctx, &spec)
 	if err != nil {
-		return nil, r.notStarted(ctx, name, "check the job's secrets, configs and networks", err)
+		return nil, err
 	}
-	auth, err := spec.RegistryAuth.encode()
-	if err != nil {
-		return nil, &SpecError{Field: "RegistryAuth", Problem: err.Error()}
-	}
+	name := p.name
 	count, nodes := max(spec.Tasks, 1), []string(nil)
 	if spec.Global {
 		if nodes, err = r.globalNodes(ctx, spec.Constraints); err != nil {
@@ -75,7 +68,7 @@ func (r *Runner) startGroup(ctx context.Context, spec JobSpec, by string) (*Job,
 		count = len(nodes)
 	}
 	j := &Job{runner: r, spec: spec, name: name, started: r.clock.Now(), stopping: make(chan struct{}), done: make(chan struct{})}
-	j.group = newTaskGroup(j, count, nodes, ids, auth)
+	j.group = newTaskGroup(j, count, nodes, p.ids, p.auth)
 	first, err := j.startTask(ctx, 0, by)
 	if err != nil {
 		return nil, err
