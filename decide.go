@@ -59,6 +59,9 @@ func decide(snap snapshot, policy waitPolicy, now time.Time) verdict {
 	switch {
 	case state.Terminal():
 		v.kind = classify(latest)
+		if v.kind == ErrServiceRemoved && slices.ContainsFunc(snap.tasks, parked) {
+			v.kind, v.reason = ErrJobStopped, "another process waiting on the job stopped it (Job.Stop, oneshot stop)"
+		}
 		// Every task so far failed: a retry is coming unless they used up
 		// the retries or the service is gone.
 		v.done = len(tasks) > policy.retries || snap.gone

@@ -52,6 +52,15 @@
 // with its index in ONESHOT_TASK_INDEX, and Result.Tasks holds each task's
 // exit code, output and attempts.
 //
+// A job outlives the process that started it: Attach gives any process a
+// Job for a job in flight (or ended, while its service exists), whose Wait
+// returns the Result that Run would have; WithIdempotencyKey makes Start
+// attach to the job of the same key instead of starting a second one (two
+// pipelines deploying at once run their migration once); Job.Detach leaves
+// a job running, Job.Stop stops it for all its waiters. Each waiter reads
+// the whole Result, and the last one removes the service: each holds a
+// lease on it, renewed while it waits, which Prune respects.
+//
 // FromService makes a JobSpec from a deployed service's own spec (a stack's
 // app, say), and FromCompose from a service of a compose file with `docker
 // stack deploy`'s naming: the job then runs once with that service's image,

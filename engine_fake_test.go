@@ -3,8 +3,12 @@ package oneshot
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +37,9 @@ type fakeEngine struct {
 	calls    map[string]int
 	created  []client.ServiceCreateOptions
 	removed  []string
+	gone     []string // tasks of removed services
+	// onUpdate, if set, is told of each service update.
+	onUpdate func(swarm.ServiceSpec)
 	updates  []swarm.ServiceSpec
 	events   chan events.Message
 	eventErr chan error
@@ -145,7 +152,7 @@ func (f *fakeEngine) ServiceCreate(ctx context.Context, o client.ServiceCreateOp
 	if f.createErr != nil && !f.createdAnyway {
 		return client.ServiceCreateResult{}, f.createErr
 	}
-	if o.Spec.Name == f.refuseName {
+	if _, taken := f.service(o.Spec.Name); taken || o.Spec.Name == f.refuseName {
 		return client.ServiceCreateResult{}, cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object")
 	}
 	id := "svc-" + o.Spec.Name
@@ -178,15 +185,30 @@ func (f *fakeEngine) ServiceInspect(_ context.Context, id string, _ client.Servi
 	return client.ServiceInspectResult{Service: s}, nil
 }
 
-func (f *fakeEngine) ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error) {
+// ServiceList honours "label" filters (KEY or KEY=VALUE, all must match)
+// the way the engine does.
+func (f *fakeEngine) ServiceList(_ context.Context, o client.ServiceListOptions) (client.ServiceListResult, error) {
 	f.count("ServiceList")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []swarm.Service
 	for _, s := range f.services {
-		out = append(out, s)
+		if hasLabels(s.Spec.Labels, o.Filters["label"]) {
+			out = append(out, s)
+		}
 	}
 	return client.ServiceListResult{Items: out}, nil
+}
+
+// hasLabels reports whether labels match every filter, KEY or KEY=VALUE.
+func hasLabels(labels map[string]string, filters map[string]bool) bool {
+	for filter := range filters {
+		key, value, withValue := strings.Cut(filter, "=")
+		if got, ok := labels[key]; !ok || withValue && got != value {
+			return false
+		}
+	}
+	return true
 }
 
 // ServiceUpdate does what the swarm does with the two updates oneshot
@@ -221,7 +243,11 @@ func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, o client.Servic
 		tasks = slices.DeleteFunc(tasks, parked)
 	}
 	f.tasks[id] = tasks
+	onUpdate := f.onUpdate
 	f.mu.Unlock()
+	if onUpdate != nil {
+		onUpdate(o.Spec)
+	}
 	if park {
 		f.parked <- id
 	}
@@ -240,6 +266,9 @@ func (f *fakeEngine) ServiceRemove(_ context.Context, id string, _ client.Servic
 		return client.ServiceRemoveResult{}, cerrdefs.ErrNotFound
 	}
 	delete(f.services, id)
+	for _, t := range f.tasks[id] {
+		f.gone = append(f.gone, t.ID) // the swarm deletes the tasks, and their logs
+	}
 	delete(f.tasks, id)
 	f.removed = append(f.removed, id)
 	return client.ServiceRemoveResult{}, nil
@@ -265,6 +294,12 @@ func (f *fakeEngine) TaskList(_ context.Context, o client.TaskListOptions) (clie
 // follow streams it until the request is cancelled.
 func (f *fakeEngine) TaskLogs(ctx context.Context, taskID string, o client.TaskLogsOptions) (client.TaskLogsResult, error) {
 	f.count("TaskLogs")
+	f.mu.Lock()
+	gone := slices.Contains(f.gone, taskID)
+	f.mu.Unlock()
+	if gone {
+		return nil, cerrdefs.ErrNotFound.WithMessage("task " + taskID + " not found")
+	}
 	l := f.log(taskID)
 	if !o.Follow {
 		f.mu.Lock()
@@ -290,11 +325,21 @@ func (f *fakeEngine) NodeList(context.Context, client.NodeListOptions) (client.N
 	return client.NodeListResult{Items: slices.Clone(f.nodes)}, nil
 }
 
-func (f *fakeEngine) SecretList(context.Context, client.SecretListOptions) (client.SecretListResult, error) {
+// SecretList lists the secrets made for jobs when asked by label
+// (jobdata_fake_test.go), else the swarm's one secret.
+func (f *fakeEngine) SecretList(_ context.Context, o client.SecretListOptions) (client.SecretListResult, error) {
+	if _, byLabel := o.Filters["label"]; byLabel {
+		return f.jobData().secretList(o.Filters)
+	}
 	return client.SecretListResult{Items: []swarm.Secret{{ID: "sec-1", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "db-password"}}}}}, nil
 }
 
-func (f *fakeEngine) ConfigList(context.Context, client.ConfigListOptions) (client.ConfigListResult, error) {
+// ConfigList lists the configs made for jobs when asked by label, else
+// none.
+func (f *fakeEngine) ConfigList(_ context.Context, o client.ConfigListOptions) (client.ConfigListResult, error) {
+	if _, byLabel := o.Filters["label"]; byLabel {
+		return f.jobData().configList(o.Filters)
+	}
 	return client.ConfigListResult{}, nil
 }
 
@@ -381,4 +426,230 @@ func await[T any](t *testing.T, ch <-chan T, what string) T {
 		var zero T
 		return zero
 	}
+}
+
+// The secrets and configs made for jobs (jobdata.go), kept by the fake
+// engine in a store of their own.
+
+// fakeDataStore holds a fake engine's secrets and configs made for jobs.
+type fakeDataStore struct {
+	engine *fakeEngine
+	mu     sync.Mutex
+	items  map[string]*fakeDataItem // by ID
+	seq    int
+	// now dates the items (the test's fake clock); failCreate, if set,
+	// fails the create of the item with that swarm name's suffix (the
+	// item's Name in the spec), made anyway when madeAnyway is set;
+	// listErr fails the lists by label.
+	now        func() time.Time
+	failCreate string
+	madeAnyway bool
+	listErr    error
+	calls      map[string]int
+	// updated receives the kind of each item updated (a lease renewed).
+	updated chan string
+}
+
+type fakeDataItem struct {
+	kind, id string
+	meta     swarm.Annotations
+	data     []byte
+	version  uint64
+	created  time.Time
+}
+
+var fakeDataStores sync.Map // *fakeEngine -> *fakeDataStore
+
+// jobData is the fake engine's store of data made for jobs.
+func (f *fakeEngine) jobData() *fakeDataStore {
+	v, _ := fakeDataStores.LoadOrStore(f, &fakeDataStore{engine: f, items: map[string]*fakeDataItem{}, now: time.Now, calls: map[string]int{},
+		updated: make(chan string, 256)})
+	return v.(*fakeDataStore)
+}
+
+func (d *fakeDataStore) create(kind string, meta swarm.Annotations, data []byte) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls[kind+"Create"]++
+	failed := d.failCreate != "" && strings.HasSuffix(meta.Name, "-"+d.failCreate)
+	if failed && !d.madeAnyway {
+		return "", cerrdefs.ErrInvalidArgument.WithMessage(kind + " create refused")
+	}
+	for _, it := range d.items {
+		if it.kind == kind && it.meta.Name == meta.Name {
+			return "", cerrdefs.ErrAlreadyExists.WithMessage(kind + " " + meta.Name + " already exists")
+		}
+	}
+	d.seq++
+	id := fmt.Sprintf("%s-%d", kind, d.seq)
+	d.items[id] = &fakeDataItem{kind: kind, id: id, meta: meta, data: slices.Clone(data), version: 1, created: d.now()}
+	if failed {
+		return "", errors.New("connection reset by peer")
+	}
+	return id, nil
+}
+
+// inUse names a service that references the item, as the swarm refuses
+// to remove it then. Called with d.mu held.
+func (d *fakeDataStore) inUse(it *fakeDataItem) string {
+	f := d.engine
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.services {
+		c := s.Spec.TaskTemplate.ContainerSpec
+		if c == nil {
+			continue
+		}
+		for _, ref := range c.Secrets {
+			if it.kind == "secret" && ref.SecretID == it.id {
+				return s.Spec.Name
+			}
+		}
+		for _, ref := range c.Configs {
+			if it.kind == "config" && ref.ConfigID == it.id {
+				return s.Spec.Name
+			}
+		}
+	}
+	return ""
+}
+
+func (d *fakeDataStore) remove(kind, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls[kind+"Remove"]++
+	it, ok := d.items[id]
+	if !ok || it.kind != kind {
+		return cerrdefs.ErrNotFound.WithMessage(kind + " " + id + " not found")
+	}
+	if user := d.inUse(it); user != "" {
+		return cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("%s '%s' is in use by the following service: %s", kind, it.meta.Name, user))
+	}
+	delete(d.items, id)
+	return nil
+}
+
+func (d *fakeDataStore) update(kind, id string, version uint64, meta swarm.Annotations) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls[kind+"Update"]++
+	it, ok := d.items[id]
+	switch {
+	case !ok || it.kind != kind:
+		return cerrdefs.ErrNotFound
+	case it.version != version:
+		return cerrdefs.ErrInvalidArgument.WithMessage("update out of sequence")
+	case meta.Name != it.meta.Name:
+		return cerrdefs.ErrInvalidArgument.WithMessage("only updates to Labels are allowed")
+	}
+	it.meta.Labels, it.version = maps.Clone(meta.Labels), it.version+1
+	d.updated <- kind
+	return nil
+}
+
+// matching lists the items of kind that filters select, as the engine
+// does: every label (KEY or KEY=VALUE) and a name prefix.
+func (d *fakeDataStore) matching(kind string, filters client.Filters) ([]*fakeDataItem, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls[kind+"List"]++
+	if d.listErr != nil {
+		return nil, d.listErr
+	}
+	var out []*fakeDataItem
+	for _, it := range d.items {
+		if it.kind == kind && labelsMatch(it.meta.Labels, filters["label"]) && namePrefixMatch(it.meta.Name, filters["name"]) {
+			c := *it
+			out = append(out, &c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *fakeDataItem) int { return strings.Compare(a.id, b.id) })
+	return out, nil
+}
+
+func labelsMatch(labels map[string]string, want map[string]bool) bool {
+	for kv := range want {
+		k, v, hasValue := strings.Cut(kv, "=")
+		got, ok := labels[k]
+		if !ok || (hasValue && got != v) {
+			return false
+		}
+	}
+	return true
+}
+
+func namePrefixMatch(name string, prefixes map[string]bool) bool {
+	if len(prefixes) == 0 {
+		return true
+	}
+	for p := range prefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *fakeDataStore) secretList(filters client.Filters) (client.SecretListResult, error) {
+	items, err := d.matching("secret", filters)
+	var out []swarm.Secret
+	for _, it := range items {
+		out = append(out, swarm.Secret{ID: it.id, Meta: swarm.Meta{Version: swarm.Version{Index: it.version}, CreatedAt: it.created},
+			Spec: swarm.SecretSpec{Annotations: it.meta}}) // the engine never lists a secret's data
+	}
+	return client.SecretListResult{Items: out}, err
+}
+
+func (d *fakeDataStore) configList(filters client.Filters) (client.ConfigListResult, error) {
+	items, err := d.matching("config", filters)
+	var out []swarm.Config
+	for _, it := range items {
+		out = append(out, swarm.Config{ID: it.id, Meta: swarm.Meta{Version: swarm.Version{Index: it.version}, CreatedAt: it.created},
+			Spec: swarm.ConfigSpec{Annotations: it.meta, Data: slices.Clone(it.data)}})
+	}
+	return client.ConfigListResult{Items: out}, err
+}
+
+// all returns every item of the store, by ID.
+func (d *fakeDataStore) all() []fakeDataItem {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []fakeDataItem
+	for _, it := range d.items {
+		out = append(out, *it)
+	}
+	slices.SortFunc(out, func(a, b fakeDataItem) int { return strings.Compare(a.id, b.id) })
+	return out
+}
+
+func (d *fakeDataStore) callCount(name string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.calls[name]
+}
+
+func (f *fakeEngine) SecretCreate(_ context.Context, o client.SecretCreateOptions) (client.SecretCreateResult, error) {
+	id, err := f.jobData().create("secret", o.Spec.Annotations, o.Spec.Data)
+	return client.SecretCreateResult{ID: id}, err
+}
+
+func (f *fakeEngine) SecretUpdate(_ context.Context, id string, o client.SecretUpdateOptions) (client.SecretUpdateResult, error) {
+	return client.SecretUpdateResult{}, f.jobData().update("secret", id, o.Version.Index, o.Spec.Annotations)
+}
+
+func (f *fakeEngine) SecretRemove(_ context.Context, id string, _ client.SecretRemoveOptions) (client.SecretRemoveResult, error) {
+	return client.SecretRemoveResult{}, f.jobData().remove("secret", id)
+}
+
+func (f *fakeEngine) ConfigCreate(_ context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
+	id, err := f.jobData().create("config", o.Spec.Annotations, o.Spec.Data)
+	return client.ConfigCreateResult{ID: id}, err
+}
+
+func (f *fakeEngine) ConfigUpdate(_ context.Context, id string, o client.ConfigUpdateOptions) (client.ConfigUpdateResult, error) {
+	return client.ConfigUpdateResult{}, f.jobData().update("config", id, o.Version.Index, o.Spec.Annotations)
+}
+
+func (f *fakeEngine) ConfigRemove(_ context.Context, id string, _ client.ConfigRemoveOptions) (client.ConfigRemoveResult, error) {
+	return client.ConfigRemoveResult{}, f.jobData().remove("config", id)
 }

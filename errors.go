@@ -41,8 +41,16 @@ var (
 	// job's own outcome.
 	ErrOutputIncomplete = errors.New("job output incomplete")
 	// ErrServiceNotFound means FromService found no service of that name
-	// or ID, or FromCompose no such service in the compose file.
+	// or ID, FromCompose no such service in the compose file, or Attach no
+	// job service of that name or ID.
 	ErrServiceNotFound = errors.New("service not found")
+	// ErrJobStopped means the job was stopped by Job.Stop: a *StopError
+	// wraps it for the waiter that stopped it, a *TaskError for the job's
+	// other waiters (`oneshot stop` in another process, say).
+	ErrJobStopped = errors.New("job stopped")
+	// ErrDetached is what Wait returns after Job.Detach: the job runs on,
+	// and Attach gets its Result later.
+	ErrDetached = errors.New("detached from the job")
 )
 
 // SourceError says why FromService or FromCompose cannot make a JobSpec
@@ -200,9 +208,10 @@ func (e *CleanupError) Unwrap() error { return e.Err }
 type StopError struct {
 	// Job names the job's service.
 	Job string
-	// Reason is context.Canceled, context.DeadlineExceeded or
-	// ErrRunnerClosed; By says whose: "the context given to Run" (or to
-	// Start, or to Wait), "its timeout of 2m0s", "Runner.Close".
+	// Reason is context.Canceled, context.DeadlineExceeded, ErrRunnerClosed
+	// or ErrJobStopped; By says whose: "the context given to Run" (or to
+	// Start, Wait or Attach), "its timeout of 2m0s", "Runner.Close",
+	// "Job.Stop".
 	Reason error
 	By     string
 	// Cause is the context's cause (context.Cause), when it says more
@@ -238,6 +247,8 @@ func (e *StopError) why() string {
 		return "its Runner was closed"
 	case errors.Is(e.Reason, ErrTaskFailed):
 		return e.By
+	case errors.Is(e.Reason, ErrJobStopped):
+		return "by " + e.By
 	case e.Cause != nil:
 		return fmt.Sprintf("%s is done: %v (%v)", e.By, e.Reason, e.Cause)
 	case strings.HasPrefix(e.By, "its timeout"):

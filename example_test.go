@@ -68,6 +68,37 @@ func ExampleNewRunner() {
 	}
 }
 
+// A migration that must run once, however many pipelines deploy at once:
+// the key names the job, so a second Start attaches to the job in flight
+// and both get its Result.
+func ExampleWithIdempotencyKey() {
+	res, err := oneshot.Run(context.Background(), oneshot.JobSpec{Image: "migrations:v42", Command: []string{"migrate", "up"}},
+		oneshot.WithIdempotencyKey("migrate-to-v42"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s", res.Stdout)
+}
+
+// Pick up a job that another process started and left (a deploy tool that
+// was killed, `oneshot run --detach`): its output from the beginning, its
+// exit code, and its service removed once read.
+func ExampleAttach() {
+	job, err := oneshot.Attach(context.Background(), "oneshot-key-3c5e0d1f2a4b6c8d9e0f1a2b", oneshot.WithStdout(os.Stdout))
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := job.Wait(context.Background())
+	var exitErr *oneshot.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		log.Fatalf("the job exited %d", exitErr.ExitCode())
+	case err != nil:
+		log.Fatal(err)
+	}
+	fmt.Println("done on node", res.NodeID)
+}
+
 // Remove the job services left behind (WithKeep, a process that died) a day
 // after they finished.
 func ExampleRunner_Prune() {

@@ -53,14 +53,67 @@ func (r *Runner) follow(out *taskOutput) *follower {
 	f := &follower{out: out, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
-		rc, err := r.api.TaskLogs(ctx, out.taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
-		if err != nil {
-			return // the final read makes up for it
-		}
-		defer rc.Close()
-		_, _ = io.Copy(out, rc)
+		r.followLog(ctx, out)
 	}()
 	return f
+}
+
+// maxFollowRetry caps the pause before a broken follow is opened again.
+const maxFollowRetry = 2 * time.Second
+
+// followLog follows the log of out's task until ctx is done. A follow
+// that breaks (its manager restarted, or WithHosts moved to another one)
+// or cannot be opened is opened again, from the log's start (output.go
+// skips, checking them, the entries already taken): at once after a
+// follow that lived, then after pauses doubling up to maxFollowRetry. A
+// follow that never comes back leaves the rest to the final read.
+func (r *Runner) followLog(ctx context.Context, out *taskOutput) {
+	var retry time.Duration
+	for reads := 0; ; reads++ {
+		if reads > 0 {
+			out.refollow()
+		}
+		opened := r.clock.Now()
+		err := r.followOnce(ctx, out)
+		if ctx.Err() != nil {
+			return
+		}
+		if r.clock.Now().Sub(opened) > maxFollowRetry {
+			retry = 0
+		}
+		r.log.Debug("oneshot: log follow ended; following again", "task", out.taskID, "err", err, "in", retry)
+		if retry > 0 && !sleep(r.clock, retry, ctx.Done()) {
+			return
+		}
+		retry = min(max(2*retry, 100*time.Millisecond), maxFollowRetry)
+	}
+}
+
+// followOpenTimeout bounds how long a follow may take to open: one asked
+// for while the swarm elects a leader hangs even after it has one
+// (measured on 20.10), and one opened again then starts at once.
+const followOpenTimeout = 5 * time.Second
+
+// errFollowOpen says a follow did not open within followOpenTimeout.
+var errFollowOpen = fmt.Errorf("the log follow did not open within %s", followOpenTimeout)
+
+// followOnce reads one follow of the log of out's task into out, until it
+// ends or breaks.
+func (r *Runner) followOnce(ctx context.Context, out *taskOutput) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	t := r.clock.AfterFunc(followOpenTimeout, func() { cancel(errFollowOpen) })
+	rc, err := r.api.TaskLogs(ctx, out.taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
+	if !t.Stop() && err == nil { // opened just as it was cut
+		_ = rc.Close()
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(out, rc)
+	return err
 }
 
 // stop ends the follower.
@@ -135,6 +188,12 @@ func (f *entrySplitter) write(p []byte) {
 			f.endFrame(f.payload)
 		}
 	}
+}
+
+// restart readies the splitter for another stream: a frame the last one
+// cut short is dropped.
+func (f *entrySplitter) restart() {
+	f.got, f.inFrame, f.left, f.payload, f.err = 0, false, 0, f.payload[:0], nil
 }
 
 // inEntry reports whether the stream stopped inside a frame.

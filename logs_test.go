@@ -107,10 +107,6 @@ func frame(stream byte, payload string) []byte {
 	return append(header, payload...)
 }
 
-type writerFunc func([]byte)
-
-func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
-
 func writeInPieces(w interface{ Write([]byte) (int, error) }, data []byte, piece int) {
 	for i := 0; i < len(data); i += piece {
 		_, _ = w.Write(data[i:min(i+piece, len(data))])

@@ -155,6 +155,22 @@ type Job struct {
 	// (0 otherwise); group, for such a job, runs its tasks (tasks.go).
 	taskIndex int
 	group     *taskGroup
+	// waiter names this Job's lease on the service (waiters.go); attached
+	// says the Job came from Attach, or from Start finding the job of its
+	// idempotency key; deadline, if set, is when the job's own timeout
+	// expires, as its labels say.
+	waiter   string
+	attached bool
+	deadline time.Time
+	timeout  string
+
+	leaseMu      sync.Mutex
+	leaseTimer   timer
+	leaseStopped bool
+
+	// detaching is closed by Detach.
+	detachOnce sync.Once
+	detaching  chan struct{}
 
 	// stopping is closed by the first request to stop the job, after
 	// stopWhy is set.
@@ -181,6 +197,30 @@ func (j *Job) ServiceID() string { return j.id }
 // Name returns the name of the job's swarm service; for a job of several
 // tasks, the job's name, which each task's service has with "-INDEX".
 func (j *Job) Name() string { return j.name }
+
+// Attached reports whether the Job waits on a job that it did not start:
+// it came from Attach, or Start found the job of its idempotency key in
+// flight and attached to it instead of starting another.
+func (j *Job) Attached() bool { return j.attached }
+
+// Stop stops the job, as a cancelled context would, and returns at once:
+// Wait then returns a *StopError matching ErrJobStopped once the job has
+// stopped. The job's other waiters (processes that attached to it) get a
+// *TaskError matching ErrJobStopped.
+func (j *Job) Stop() {
+	j.requestStop(stopReason{err: ErrJobStopped, by: "Job.Stop"})
+}
+
+// Detach leaves the job running on the swarm and stops waiting on it:
+// the output stops streaming, this Job's lease on the service is dropped,
+// and Wait returns ErrDetached. Attach (from any process) gets the job's
+// Result later, while its service exists; Prune removes the service once
+// the job has ended and no process waits on it. Detach returns once the
+// Job has let go; it does nothing to a job that is over.
+func (j *Job) Detach() {
+	j.detachOnce.Do(func() { close(j.detaching) })
+	<-j.done
+}
 
 // taskResult is the TaskResult of a job's one task, from its Result.
 func taskResult(index int, res *Result, err error, history []Attempt) TaskResult {

@@ -164,6 +164,34 @@ func WithConfigRef(ref ConfigRef) Option {
 	return func(s *JobSpec) error { s.Configs = append(s.Configs, ref); return nil }
 }
 
+// WithSecretData gives the job data as the secret file /run/secrets/NAME:
+// a swarm secret made for this job alone (with a unique swarm name, from a
+// copy of data), created just before the job's service and removed with
+// it, whatever the job's end. data must be 1 byte to MaxSecretDataSize; it
+// never appears in an error, a log line or a printed JobSpec (Sensitive).
+func WithSecretData(name string, data []byte) Option {
+	return WithSecretDataRef(SecretData{Name: name, Data: NewSensitive(data)})
+}
+
+// WithSecretDataRef is WithSecretData in the long form: target path, owner
+// and mode.
+func WithSecretDataRef(d SecretData) Option {
+	return func(s *JobSpec) error { s.SecretData = append(slices.Clip(s.SecretData), d); return nil }
+}
+
+// WithConfigData gives the job data as the config file target (an
+// absolute path; empty means /NAME): a swarm config made for this job
+// alone, created just before the job's service and removed with it, as
+// WithSecretData does. data must be 1 byte to MaxConfigDataSize.
+func WithConfigData(name, target string, data []byte) Option {
+	return WithConfigDataRef(ConfigData{Name: name, Target: target, Data: NewSensitive(data)})
+}
+
+// WithConfigDataRef is WithConfigData in the long form: owner and mode.
+func WithConfigDataRef(d ConfigData) Option {
+	return func(s *JobSpec) error { s.ConfigData = append(slices.Clip(s.ConfigData), d); return nil }
+}
+
 // WithConstraint adds a placement constraint, e.g. "node.role==worker" or
 // "node.labels.disk==ssd".
 func WithConstraint(expr string) Option {
@@ -301,6 +329,24 @@ func WithKeep() Option {
 	return func(s *JobSpec) error { s.Keep = true; return nil }
 }
 
+// WithIdempotencyKey makes Start attach to the job started with the same
+// key, by this process or any other, while its service exists (in flight,
+// or ended but not yet removed: kept, or still read by its waiters),
+// instead of starting a second one; Job.Attached says which happened. Two
+// Starts with one key at the same moment make one job: the key names the
+// job's service (unless WithName does), and the swarm's service names are
+// unique. Once the job's service is removed, the key starts a new job.
+// Not for a job of several tasks.
+func WithIdempotencyKey(key string) Option {
+	return func(s *JobSpec) error { s.IdempotencyKey = key; return nil }
+}
+
+// WithOutputFromNow, given to Attach, streams to the writers only the
+// output the job logs from now on; the Result still holds all of it.
+func WithOutputFromNow() Option {
+	return func(s *JobSpec) error { s.outputFromNow = true; return nil }
+}
+
 // RunnerOption configures a Runner made by NewRunner.
 type RunnerOption func(*Runner) error
 
@@ -323,6 +369,76 @@ func WithLogger(l *slog.Logger) RunnerOption {
 		if l != nil {
 			r.log = l
 		}
+		return nil
+	}
+}
+
+// WithHost makes the Runner talk to the engine at host, as `docker --host`
+// does: unix:///PATH, tcp://HOST[:PORT] (with TLS when DOCKER_CERT_PATH,
+// DOCKER_TLS_VERIFY or DOCKER_TLS say so, as for DOCKER_HOST), or
+// ssh://[USER@]HOST[:PORT] (through the ssh client on PATH, which runs
+// `docker system dial-stdio` on the host; its own configuration and agent
+// say which key logs in). It wins over DOCKER_HOST, DOCKER_CONTEXT and the
+// docker CLI's current context. NewRunner fails when an earlier option
+// (WithHost, WithHosts, WithContext, WithClient) chose the engine already,
+// as the docker CLI refuses --host with --context, and when the host is
+// malformed or its TLS files cannot be read; the engine itself is first
+// reached by the first call.
+func WithHost(host string) RunnerOption {
+	return func(r *Runner) error { return r.useEngine(fmt.Sprintf("WithHost(%q)", redactHost(host)), host, "") }
+}
+
+// WithContext makes the Runner talk to the engine of the docker CLI
+// context name (`docker context ls`), as `docker --context` does: its host
+// and TLS material are read from the context store of the docker
+// configuration directory ($DOCKER_CONFIG, or ~/.docker). "default" is the
+// engine of DOCKER_HOST, or the local one. It wins over DOCKER_HOST,
+// DOCKER_CONTEXT and the current context. NewRunner fails when the
+// context does not exist or its TLS material cannot be read, and when an
+// earlier option chose the engine already.
+func WithContext(name string) RunnerOption {
+	return func(r *Runner) error { return r.useEngine(fmt.Sprintf("WithContext(%q)", name), "", name) }
+}
+
+// useEngine makes the client of the engine that host or contextName
+// names, for WithHost or WithContext (option).
+func (r *Runner) useEngine(option, host, contextName string) error {
+	if r.api != nil {
+		return fmt.Errorf("oneshot: %s: the engine is already chosen by another WithHost, WithHosts, WithContext or WithClient; give one of them", option)
+	}
+	if host == "" && contextName == "" {
+		return fmt.Errorf("oneshot: %s: empty; leave the option out to use DOCKER_HOST, DOCKER_CONTEXT or the current context", option)
+	}
+	c, closer, err := newEngineClient(host, contextName)
+	if err != nil {
+		return err
+	}
+	r.api, r.closer = c, closer
+	return nil
+}
+
+// WithHosts makes the Runner talk to the swarm through several of its
+// managers, each given as WithHost takes it ("tcp://10.0.0.1:2375",
+// "ssh://admin@manager-2", with TLS from the environment as for
+// DOCKER_HOST). It uses the first; when the manager in use stops
+// answering (refused, broken, or silent for 15 s) or answers that it is no
+// manager or has no leader, it moves to the next and makes the call again
+// there, and jobs in flight keep waiting: their output is followed again
+// from the new manager. Give WithHosts instead of WithHost, WithContext or
+// WithClient. The Runner closes the clients it makes.
+func WithHosts(hosts ...string) RunnerOption {
+	return func(r *Runner) error {
+		if r.api != nil {
+			return fmt.Errorf("oneshot: WithHosts: the engine is already chosen by another WithHost, WithHosts, WithContext or WithClient; give one of them")
+		}
+		if err := checkHosts(hosts); err != nil {
+			return err
+		}
+		f, err := dialFailover(hosts, func() *slog.Logger { return r.log })
+		if err != nil {
+			return err
+		}
+		r.api, r.closer = f, f
 		return nil
 	}
 }

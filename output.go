@@ -46,8 +46,10 @@ type taskOutput struct {
 	stdout, stderr *streamOutput
 	follow         entrySplitter
 	// start is how the follower's read began: the log's first entry, if
-	// it read any, and how many like it came first.
-	start run
+	// it read any, and how many like it came first. startKnown says a
+	// read that broke set it: the next reads (refollow) leave it.
+	start      run
+	startKnown bool
 }
 
 // run is how a read of the log starts: a run of identical entries (same
@@ -96,10 +98,23 @@ func newTaskOutput(taskID string, stdout, stderr *sink) *taskOutput {
 	o := &taskOutput{taskID: taskID, stdout: newStreamOutput(stdout), stderr: newStreamOutput(stderr)}
 	o.follow.to = func(e entry) {
 		d := digestOf(e)
-		o.start.add(e, d)
+		if !o.startKnown {
+			o.start.add(e, d)
+		}
 		o.streamOf(e).followed(e, d)
 	}
 	return o
+}
+
+// refollow readies o for another read of the follower, from the log's
+// start, after its last read broke: a frame cut short is dropped, and
+// each stream skips, checking them, the entries it took already, as it
+// skips those of a replay, until it is back at the last one.
+func (o *taskOutput) refollow() {
+	o.follow.restart()
+	o.startKnown = o.startKnown || o.start.n > 0
+	o.stdout.refollow()
+	o.stderr.refollow()
 }
 
 func (o *taskOutput) streamOf(e entry) *streamOutput {
@@ -255,10 +270,18 @@ func (s *streamOutput) followed(e entry, d uint64) {
 	}
 }
 
+// refollow makes the stream skip, from the start of the follower's next
+// read, what it took already.
+func (s *streamOutput) refollow() {
+	if s.mode != holding && len(s.taken) > 0 {
+		s.mode, s.replayed = replaying, position{}
+	}
+}
+
 func (s *streamOutput) take(e entry, d uint64) {
 	s.last = s.last.next(e.time)
 	s.taken = append(s.taken, mark{digest: d, time: e.time.UnixNano(), size: uint32(len(e.text))})
-	s.sink.live(e.text)
+	s.sink.live(e)
 	s.sink.keep(e.text)
 }
 
@@ -315,7 +338,7 @@ func (s *streamOutput) settled(e entry, d uint64, rotated bool) {
 		s.miss(size)
 	default: // the follower never got this far
 		s.closeMiss()
-		s.sink.live(e.text)
+		s.sink.live(e)
 		s.sink.keep(e.text)
 	}
 }
@@ -434,6 +457,8 @@ func digestOf(e entry) uint64 {
 type sink struct {
 	name string // "stdout" or "stderr"
 	w    *liveWriter
+	// liveFrom, if set, is when the writer starts getting output.
+	liveFrom time.Time
 	// kept counts the bytes of the Result's stream, of which buf holds
 	// the first limit and tail the last tailSize.
 	kept  int64
@@ -446,8 +471,13 @@ func newSink(name string, w *liveWriter, limit int) *sink {
 	return &sink{name: name, w: w, limit: limit, tail: tail{size: stderrTailSize}}
 }
 
-// live writes p to the job's writer.
-func (s *sink) live(p []byte) { s.w.write(p) }
+// live writes e to the job's writer, unless it was logged before
+// liveFrom (WithOutputFromNow).
+func (s *sink) live(e entry) {
+	if !e.time.Before(s.liveFrom) {
+		s.w.write(e.text)
+	}
+}
 
 // keep appends p to the Result's stream.
 func (s *sink) keep(p []byte) {

@@ -389,7 +389,7 @@ func TestLiveWriterStopsAtItsFirstError(t *testing.T) {
 	w := &liveWriter{w: broken}
 	s := newSink("stdout", w, 100)
 	for range 3 {
-		s.live([]byte("abc"))
+		s.live(entry{text: []byte("abc")})
 		s.keep([]byte("abc"))
 	}
 	assert.Equal(t, 1, broken.calls, "a broken writer is not written to again")

@@ -30,8 +30,18 @@ type pruneConfig struct {
 // Prune removes the job services that oneshot created on this swarm (found
 // by the LabelManaged label) whose tasks have all ended: services kept with
 // WithKeep, or left by a process that died before its Wait. Jobs that still
-// run, and jobs this Runner is waiting for, are left alone. It returns what
+// run, jobs this Runner is waiting for, and jobs a live process waits on
+// (its lease on the service, renewed every minute, has not expired) are
+// left alone: a process that died holds its job at most 3 minutes. It returns what
 // it removed; services it could not remove are reported in the error.
+//
+// It also removes the secrets and configs made for jobs (WithSecretData,
+// WithConfigData) that no service of their job uses any more: those of
+// the services it removed, and those a process left that died while
+// starting its job or after removing its service, once their lease
+// (LabelDataLease, a few minutes) has expired, so that the data of a job
+// being started is never taken. It logs them at info level; PruneLabel,
+// PruneOlderThan and PruneDryRun apply to them too.
 func (r *Runner) Prune(ctx context.Context, opts ...PruneOption) ([]PrunedService, error) {
 	var cfg pruneConfig
 	for _, opt := range opts {
@@ -42,7 +52,13 @@ func (r *Runner) Prune(ctx context.Context, opts ...PruneOption) ([]PrunedServic
 	if err != nil {
 		return nil, r.explain(ctx, "list job services", err)
 	}
-	candidates := r.pruneCandidates(services.Items, cfg.olderThan)
+	pruned, err := r.pruneServices(ctx, services.Items, cfg)
+	return pruned, joinErrors(err, r.pruneJobData(ctx, cfg, prunedOwners(services.Items, pruned)))
+}
+
+// pruneServices removes the services among services that Prune may remove.
+func (r *Runner) pruneServices(ctx context.Context, services []swarm.Service, cfg pruneConfig) ([]PrunedService, error) {
+	candidates := r.pruneCandidates(services, cfg.olderThan)
 	if len(candidates) == 0 {
 		return nil, nil
 	}
@@ -57,11 +73,13 @@ func (r *Runner) Prune(ctx context.Context, opts ...PruneOption) ([]PrunedServic
 	return r.removeFinished(ctx, candidates, tasks.Items, cfg.dryRun)
 }
 
-// pruneCandidates keeps the services old enough and not in flight here.
+// pruneCandidates keeps the services old enough, not in flight here, and
+// that no live process waits on (waiters.go).
 func (r *Runner) pruneCandidates(services []swarm.Service, olderThan time.Duration) []swarm.Service {
 	var out []swarm.Service
+	now := r.clock.Now()
 	for _, s := range services {
-		if time.Since(s.CreatedAt) < olderThan || r.watch.watching(s.ID) {
+		if now.Sub(s.CreatedAt) < olderThan || r.watch.watching(s.ID) || len(liveWaiters(s.Spec.Labels, now, "")) > 0 {
 			continue
 		}
 		out = append(out, s)

@@ -3,6 +3,7 @@ package oneshot
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -28,6 +30,13 @@ type engine interface {
 	NodeList(context.Context, client.NodeListOptions) (client.NodeListResult, error)
 	SecretList(context.Context, client.SecretListOptions) (client.SecretListResult, error)
 	ConfigList(context.Context, client.ConfigListOptions) (client.ConfigListResult, error)
+	// The secrets and configs made for one job (jobdata.go).
+	SecretCreate(context.Context, client.SecretCreateOptions) (client.SecretCreateResult, error)
+	SecretUpdate(context.Context, string, client.SecretUpdateOptions) (client.SecretUpdateResult, error)
+	SecretRemove(context.Context, string, client.SecretRemoveOptions) (client.SecretRemoveResult, error)
+	ConfigCreate(context.Context, client.ConfigCreateOptions) (client.ConfigCreateResult, error)
+	ConfigUpdate(context.Context, string, client.ConfigUpdateOptions) (client.ConfigUpdateResult, error)
+	ConfigRemove(context.Context, string, client.ConfigRemoveOptions) (client.ConfigRemoveResult, error)
 	NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error)
 	Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error)
 	Events(context.Context, client.EventsListOptions) client.EventsResult
@@ -50,22 +59,30 @@ type Runner struct {
 	running  sync.WaitGroup // the supervisors, and Starts under way
 }
 
-// NewRunner makes a Runner. Without WithClient it talks to the engine named
-// by the environment (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH,
-// DOCKER_API_VERSION), negotiating the API version (1.41 and later).
+// NewRunner makes a Runner. Without WithClient, WithHost or WithContext it
+// finds the engine as the docker CLI does, the first that is set winning:
+// DOCKER_HOST (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for TLS), then
+// the docker CLI context named by DOCKER_CONTEXT, then the current context
+// of the docker CLI's configuration (`docker context use`, in
+// $DOCKER_CONFIG or ~/.docker), then the local engine's socket. A host may
+// be ssh://[USER@]HOST (reached through the ssh client). It negotiates the
+// API version (1.41 and later) unless DOCKER_API_VERSION sets it.
 func NewRunner(opts ...RunnerOption) (*Runner, error) {
 	r := &Runner{log: slog.New(slog.DiscardHandler), clock: realClock{}}
 	for _, opt := range opts {
 		if err := opt(r); err != nil {
+			if r.closer != nil {
+				_ = r.closer.Close() // the clients WithHosts made
+			}
 			return nil, err
 		}
 	}
 	if r.api == nil {
-		c, err := client.New(client.FromEnv)
+		c, closer, err := newEngineClient("", "") // engineconfig.go
 		if err != nil {
-			return nil, fmt.Errorf("oneshot: make Docker client from the environment: %w", err)
+			return nil, err
 		}
-		r.api, r.closer = c, c
+		r.api, r.closer = c, closer
 	}
 	r.watch = newWatcher(r.api, r.log, r.clock)
 	r.inFlight = map[*Job]bool{}
@@ -149,7 +166,20 @@ func (r *Runner) start(ctx context.Context, spec JobSpec, by string) (*Job, erro
 	if err != nil {
 		return nil, err
 	}
-	return r.create(ctx, spec, p.name, p.ids, p.auth, by)
+	if err := r.createJobData(ctx, &spec, &p); err != nil {
+		return nil, err
+	}
+	job, err := r.create(ctx, spec, p.name, p.ids, p.auth, by)
+	if err != nil {
+		return nil, joinErrors(err, r.removeStartData(&p))
+	}
+	if job.Attached() {
+		// The job started before with the same key has data of its own.
+		if err := r.removeStartData(&p); err != nil {
+			r.log.Warn("oneshot: job data left behind", "job", p.name, "err", err)
+		}
+	}
+	return job, nil
 }
 
 // prepared is what a job needs before its services can be created.
@@ -157,13 +187,19 @@ type prepared struct {
 	name string
 	ids  swarmIDs
 	auth string
+	// dataRun labels the secrets and configs made for this start of the
+	// job (jobdata.go), if any.
+	dataRun string
 }
 
 // prepare names the job and checks, against the swarm, what its spec
 // names: nothing is created yet.
 func (r *Runner) prepare(ctx context.Context, spec *JobSpec) (prepared, error) {
 	p := prepared{name: spec.Name}
-	if p.name == "" {
+	switch {
+	case p.name == "" && spec.IdempotencyKey != "":
+		p.name = keyName(spec.IdempotencyKey)
+	case p.name == "":
 		p.name = uniqueName()
 	}
 	var err error
@@ -177,25 +213,54 @@ func (r *Runner) prepare(ctx context.Context, spec *JobSpec) (prepared, error) {
 }
 
 // create creates the service of a job of one task, named name, and starts
-// its supervisor.
+// its supervisor. A job with an idempotency key whose service exists
+// already is attached to instead.
 func (r *Runner) create(ctx context.Context, spec JobSpec, name string, ids swarmIDs, auth, by string) (*Job, error) {
-	started := r.clock.Now()
-	r.watch.ensureRunning() // the event stream should be open before the task can end
-	id, err := r.createService(ctx, spec.serviceSpec(name, ids, started), auth)
-	if err != nil {
-		if cerrdefs.IsConflict(err) || cerrdefs.IsAlreadyExists(err) {
+	for attempt := 0; ; attempt++ {
+		started := r.clock.Now()
+		r.watch.ensureRunning() // the event stream should be open before the task can end
+		waiter := newWaiterID()
+		svc := spec.serviceSpec(name, ids, started)
+		svc.Annotations.Labels = withLease(svc.Annotations.Labels, waiter, started.Add(leaseTTL))
+		id, err := r.createService(ctx, svc, auth)
+		switch {
+		case err == nil:
+			r.log.Debug("oneshot: created job service", "service", name, "id", id, "image", spec.Image)
+			job := r.newJob(spec, name, id, waiter, started)
+			r.launch(ctx, job, by)
+			return job, nil
+		case !cerrdefs.IsConflict(err) && !cerrdefs.IsAlreadyExists(err):
+			return nil, r.notStarted(ctx, name, "create the job's service", err)
+		case spec.IdempotencyKey == "":
 			return nil, &SpecError{Field: "Name", Problem: fmt.Sprintf("a service named %q already exists", name), Fix: "choose another name, or leave Name empty for a unique one"}
 		}
-		return nil, r.notStarted(ctx, name, "create the job's service", err)
+		job, err := r.attachByKey(ctx, spec, name, by)
+		if !errors.Is(err, ErrServiceNotFound) || attempt == keyRaceRetries {
+			return job, err
+		}
+		// The job of that key was removed between the create and the
+		// attach: it was over; start the job again.
 	}
-	r.log.Debug("oneshot: created job service", "service", name, "id", id, "image", spec.Image)
-	job := &Job{runner: r, spec: spec, name: name, id: id, started: started, taskIndex: spec.taskIndex,
-		stopping: make(chan struct{}), done: make(chan struct{})}
-	jw := r.watch.add(id)
+}
+
+// keyRaceRetries bounds how often a Start with an idempotency key finds
+// the job of its key gone between its create and its attach.
+const keyRaceRetries = 3
+
+// newJob makes the Job of a job of one task whose service is id, waited
+// on by waiter.
+func (r *Runner) newJob(spec JobSpec, name, id, waiter string, started time.Time) *Job {
+	return &Job{runner: r, spec: spec, name: name, id: id, started: started, taskIndex: spec.taskIndex, waiter: waiter,
+		stopping: make(chan struct{}), detaching: make(chan struct{}), done: make(chan struct{})}
+}
+
+// launch starts the supervisor of a job whose service exists.
+func (r *Runner) launch(ctx context.Context, job *Job, by string) {
+	jw := r.watch.add(job.id)
 	r.register(job)
 	job.watchForStop(ctx, by)
+	job.renewLeaseLater()
 	go job.supervise(jw)
-	return job, nil
 }
 
 // notStarted says why the job could not start: its context was done, or
@@ -217,11 +282,20 @@ func (r *Runner) notStarted(ctx context.Context, name, doing string, err error) 
 func (j *Job) watchForStop(ctx context.Context, by string) {
 	j.release = append(j.release, context.AfterFunc(ctx, func() { j.requestStop(contextStop(ctx, by)) }))
 	if d := j.spec.Timeout; d > 0 {
-		t := j.clock().AfterFunc(d, func() {
-			j.requestStop(stopReason{err: context.DeadlineExceeded, by: fmt.Sprintf("its timeout of %s", d)})
-		})
-		j.release = append(j.release, t.Stop)
+		j.stopAfter(d, fmt.Sprintf("its timeout of %s", d))
 	}
+	if !j.deadline.IsZero() {
+		j.stopAfter(j.deadline.Sub(j.clock().Now()), fmt.Sprintf("its timeout of %s", j.timeout))
+	}
+	j.release = append(j.release, func() bool { j.stopRenewing(); return true })
+}
+
+// stopAfter stops the job d from now, for the reason by says.
+func (j *Job) stopAfter(d time.Duration, by string) {
+	t := j.clock().AfterFunc(max(d, 0), func() {
+		j.requestStop(stopReason{err: context.DeadlineExceeded, by: by})
+	})
+	j.release = append(j.release, t.Stop)
 }
 
 // beginStart counts a Start under way, unless the Runner is closed.
@@ -262,7 +336,7 @@ func (r *Runner) explain(ctx context.Context, doing string, err error) error {
 		return err
 	}
 	if client.IsErrConnectionFailed(err) {
-		return fmt.Errorf("oneshot: %s: cannot reach the Docker engine (is it running? is DOCKER_HOST right?): %w", doing, err)
+		return fmt.Errorf("oneshot: %s: cannot reach the Docker engine (is it running? is DOCKER_HOST, the docker context or WithHost right?): %w", doing, err)
 	}
 	if !cerrdefs.IsUnavailable(err) && !cerrdefs.IsFailedPrecondition(err) {
 		return fmt.Errorf("oneshot: %s: %w", doing, err)
@@ -288,8 +362,20 @@ func (r *Runner) explain(ctx context.Context, doing string, err error) error {
 }
 
 // uniqueName returns "oneshot-" and 12 random letters and digits.
-func uniqueName() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "oneshot-" + hex.EncodeToString(b[:])
+func uniqueName() string { return "oneshot-" + randomHex(6) }
+
+// keyName is the name of the job of an idempotency key: the swarm's
+// unique service names make sure two Starts with one key make one job.
+func keyName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "oneshot-key-" + hex.EncodeToString(sum[:12])
+}
+
+// newWaiterID names a waiter's lease (waiters.go).
+func newWaiterID() string { return randomHex(6) }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -80,13 +80,19 @@ func (r *Runner) removeOrphan(ctx context.Context, meta swarm.Annotations) error
 }
 
 // parkService stops the job's task without losing it (see parkConstraint).
-// It retries when the service changed between reading and updating it.
+// It tries again when the service changed between reading and updating it
+// (a waiter's lease, see waiters.go), and up to three times on an error.
 func (r *Runner) parkService(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serviceCallTimeout)
 	defer cancel()
 	var err error
-	for range 3 {
+	for try := range writeRetries {
 		if err = r.parkOnce(ctx, id); err == nil || cerrdefs.IsNotFound(err) {
+			return err
+		}
+		if isOutOfSequence(err) {
+			raceBackoff(ctx, try) // a waiter's lease was written meanwhile
+		} else if try >= 2 {
 			return err
 		}
 	}
@@ -100,6 +106,9 @@ func (r *Runner) parkOnce(ctx context.Context, id string) error {
 		return err
 	}
 	spec := found.Service.Spec
+	if p := spec.TaskTemplate.Placement; p != nil && slices.Contains(p.Constraints, parkConstraint) {
+		return nil // parked already: by another waiter, or by a try whose answer was lost
+	}
 	placement := &swarm.Placement{}
 	if spec.TaskTemplate.Placement != nil {
 		*placement = *spec.TaskTemplate.Placement

@@ -52,6 +52,11 @@ type JobSpec struct {
 	Secrets []SecretRef
 	// Configs are swarm configs given to the job as files.
 	Configs []ConfigRef
+	// SecretData and ConfigData are secrets and configs made for this job
+	// alone from bytes the caller holds: created just before the job's
+	// service(s), removed with them (see WithSecretData, WithConfigData).
+	SecretData []SecretData
+	ConfigData []ConfigData
 	// Constraints are placement constraints, e.g. "node.role==worker".
 	Constraints []string
 	// PlacementPreferences spread tasks over the values of node labels, as
@@ -118,6 +123,13 @@ type JobSpec struct {
 	// inspection; Prune removes it later. A kept job is stopped all the
 	// same when it must stop, and kept parked (see WithKeep).
 	Keep bool
+	// IdempotencyKey, if set, makes Start attach to the job started with
+	// the same key while its service exists, in this process or another,
+	// instead of starting a second one (see WithIdempotencyKey).
+	IdempotencyKey string
+	// outputFromNow makes an attached job's writers get only the output
+	// logged from the attach on (WithOutputFromNow).
+	outputFromNow bool
 	// LogDriver, if its Name is set, replaces the node's default log
 	// driver for the job's container, e.g. to keep all of a large output
 	// that the default would rotate away before oneshot reads it.
@@ -130,6 +142,9 @@ type JobSpec struct {
 	// taskIndex is its index there (LabelJob, LabelTaskIndex).
 	group     string
 	taskIndex int
+	// usesData says the job's service, attached to, carries LabelHasData
+	// (hasJobData): its data goes with it, though this spec holds none.
+	usesData bool
 }
 
 // LogDriver is the log driver of a job's container and its options, as
@@ -238,6 +253,18 @@ const (
 	// LabelFromService names the service that a job made with FromService
 	// or FromCompose takes its settings from.
 	LabelFromService = "oneshot.from-service"
+	// LabelIdempotencyKey holds the key a job was started with
+	// (WithIdempotencyKey).
+	LabelIdempotencyKey = "oneshot.idempotency-key"
+	// LabelKeep says the job's service stays once it is over (WithKeep).
+	LabelKeep = "oneshot.keep" // "true"
+	// LabelDeadline is when the job's timeout expires (RFC 3339), and
+	// LabelTimeout the timeout itself: a process that attaches to the job
+	// stops it then too.
+	LabelDeadline = "oneshot.deadline"
+	LabelTimeout  = "oneshot.timeout"
+	// LabelScheduleTimeout is the job's schedule timeout.
+	LabelScheduleTimeout = "oneshot.schedule-timeout"
 )
 
 var (
@@ -260,6 +287,7 @@ func (s *JobSpec) Validate() error {
 	s.validateEnv(add)
 	s.validateMounts(add)
 	s.validateFiles(add)
+	s.validateData(add)
 	s.validateScheduling(add)
 	s.validateLogDriver(add)
 	s.validateTasks(add)
@@ -419,6 +447,9 @@ func (s *JobSpec) validateScheduling(add addSpecError) {
 // maxTasks bounds the tasks of one job: each is a service of its own.
 const maxTasks = 10000
 
+// maxKeyLength bounds an idempotency key (a label value).
+const maxKeyLength = 256
+
 func (s *JobSpec) validateTasks(add addSpecError) {
 	switch {
 	case s.Tasks < 0 || s.Tasks > maxTasks:
@@ -428,6 +459,12 @@ func (s *JobSpec) validateTasks(add addSpecError) {
 	}
 	if s.Parallelism < 0 {
 		add("Parallelism", fmt.Sprintf("negative (%d)", s.Parallelism), "use 0 to run all the tasks at once")
+	}
+	if s.IdempotencyKey != "" && s.manyTasks() {
+		add("IdempotencyKey", "set for a job of several tasks", "give each task's job its own key, or leave the key out")
+	}
+	if len(s.IdempotencyKey) > maxKeyLength {
+		add("IdempotencyKey", fmt.Sprintf("%d bytes long", len(s.IdempotencyKey)), fmt.Sprintf("use up to %d bytes, e.g. a hash of what must run once", maxKeyLength))
 	}
 	if s.Name != "" && s.manyTasks() && len(s.Name)+len(fmt.Sprint(maxTasks)) > 62 {
 		add("Name", fmt.Sprintf("%q leaves no room for the tasks' suffixes", s.Name), "use up to 57 characters: each task's service is NAME-INDEX")
@@ -452,6 +489,9 @@ func (s *JobSpec) validateLogDriver(add addSpecError) {
 // IDs on the swarm (see resolve.go).
 type swarmIDs struct {
 	secrets, configs, networks map[string]string
+	// secretData and configData are the secrets and configs made for the
+	// job, by their Name in the spec (jobdata.go).
+	secretData, configData map[string]madeData
 }
 
 // serviceSpec maps a validated JobSpec to the swarm service that runs it:
@@ -480,8 +520,8 @@ func (s *JobSpec) serviceSpec(name string, ids swarmIDs, created time.Time) swar
 				Dir:     s.Workdir,
 				User:    s.User,
 				Mounts:  s.mounts(),
-				Secrets: s.secretRefs(ids.secrets),
-				Configs: s.configRefs(ids.configs),
+				Secrets: append(s.secretRefs(ids.secrets), s.dataSecretRefs(ids.secretData)...),
+				Configs: append(s.configRefs(ids.configs), s.dataConfigRefs(ids.configData)...),
 
 				StopGracePeriod: s.stopGracePeriod(),
 			},
@@ -519,9 +559,35 @@ func (s *JobSpec) labels(created time.Time) map[string]string {
 	if s.fromService != "" {
 		labels[LabelFromService] = s.fromService
 	}
+	if s.hasData() {
+		labels[LabelHasData] = "true"
+	}
+	for k, v := range s.waitLabels(created) {
+		labels[k] = v
+	}
 	if s.group != "" {
 		labels[LabelJob] = s.group
 		labels[LabelTaskIndex] = strconv.Itoa(s.taskIndex)
+	}
+	return labels
+}
+
+// waitLabels say what a process that attaches to the job must know to
+// wait for it as its starter does.
+func (s *JobSpec) waitLabels(created time.Time) map[string]string {
+	labels := map[string]string{}
+	if s.IdempotencyKey != "" {
+		labels[LabelIdempotencyKey] = s.IdempotencyKey
+	}
+	if s.Keep {
+		labels[LabelKeep] = "true"
+	}
+	if s.Timeout > 0 {
+		labels[LabelDeadline] = created.Add(s.Timeout).UTC().Format(time.RFC3339Nano)
+		labels[LabelTimeout] = s.Timeout.String()
+	}
+	if s.ScheduleTimeout > 0 {
+		labels[LabelScheduleTimeout] = s.ScheduleTimeout.String()
 	}
 	return labels
 }

@@ -63,6 +63,8 @@ type ending struct {
 	stillRunning string
 	// waitErr says the manager could not be reached long enough.
 	waitErr error
+	// detached says Detach let the job go before its end.
+	detached bool
 }
 
 // supervise is the job's life; see the top of this file.
@@ -70,13 +72,17 @@ func (j *Job) supervise(jw *jobWatch) {
 	defer j.finished()
 	obs := newObserver(j)
 	end := j.awaitEnd(jw, obs)
+	if end.detached {
+		j.letGo(jw, obs)
+		return
+	}
 	if end.stop != nil {
 		j.stopTask(jw, obs, &end)
 	}
 	res := j.result(end, obs)
 	outErr := obs.finishOutput(end.task, res, end.stillRunning != "" || errors.Is(end.kind, ErrNodeLost))
 	history := obs.history()
-	j.runner.watch.remove(j.id)
+	j.runner.watch.remove(jw)
 	res.CleanupErr = j.clearService(end)
 	err := joinErrors(j.outcome(end, res, obs), outErr)
 	res.Tasks = []TaskResult{taskResult(j.taskIndex, res, err, history)}
@@ -104,6 +110,9 @@ func (j *Job) awaitEnd(jw *jobWatch, obs *observer) ending {
 		select {
 		case <-jw.changed:
 		case <-recheck.C():
+		case <-j.detaching:
+			recheck.Stop()
+			return ending{verdict: v, detached: true}
 		case <-j.stopping:
 			recheck.Stop()
 			// A task that ended already ended on its own.
@@ -250,20 +259,36 @@ func (j *Job) outcome(end ending, res *Result, obs *observer) error {
 	return nil
 }
 
-// clearService removes the job's service, unless it is kept (then a
-// stopped one stays parked). A failure is housekeeping, not the job's
-// outcome: it goes to the Result and the logger.
+// clearService removes the job's service once the job is over, unless it
+// is kept (then a stopped one stays parked) or other waiters still read it
+// (waiters.go). A failure is housekeeping, not the job's outcome: it goes
+// to the Result and the logger.
 func (j *Job) clearService(end ending) error {
-	if j.spec.Keep {
-		return nil
-	}
-	err := j.runner.removeService(context.Background(), j.id)
+	j.stopRenewing()
+	removed, err := j.leaveService()
 	if err != nil {
 		j.runner.log.Warn("oneshot: job service left behind", "service", j.name, "err", err)
 		return err
 	}
+	if !removed {
+		return nil
+	}
 	j.runner.log.Debug("oneshot: job service removed", "service", j.name, "id", j.id)
-	return nil
+	return j.clearJobData()
+}
+
+// letGo ends the supervisor of a job that Detach let go: it runs on, and
+// this Job's lease on its service is dropped.
+func (j *Job) letGo(jw *jobWatch, obs *observer) {
+	obs.stopFollower()
+	j.runner.watch.remove(jw)
+	j.stopRenewing()
+	err := j.runner.setLease(context.Background(), j.id, j.waiter, time.Time{})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		j.runner.log.Warn("oneshot: drop the job's waiter lease", "service", j.name, "err", err)
+	}
+	j.runner.log.Debug("oneshot: detached from job", "service", j.name)
+	j.res, j.err = &Result{ExitCode: -1, ServiceID: j.id, ServiceName: j.name}, ErrDetached
 }
 
 // joinErrors returns nil, the one error given, or all of them joined.
@@ -398,7 +423,11 @@ func (o *observer) readWhole(taskID string) *taskOutput {
 
 func (o *observer) newOutput(taskID string) *taskOutput {
 	limit := o.job.spec.outputLimit()
-	out := newTaskOutput(taskID, newSink("stdout", o.stdout, limit), newSink("stderr", o.stderr, limit))
+	stdout, stderr := newSink("stdout", o.stdout, limit), newSink("stderr", o.stderr, limit)
+	if o.job.spec.outputFromNow {
+		stdout.liveFrom, stderr.liveFrom = o.job.started, o.job.started
+	}
+	out := newTaskOutput(taskID, stdout, stderr)
 	o.outputs[taskID] = out
 	return out
 }

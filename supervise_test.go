@@ -309,7 +309,11 @@ func TestAKeptJobIsStoppedToo(t *testing.T) {
 	assert.Empty(t, f.removedServices(), "kept")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	assert.Len(t, f.updates, 1, "kept parked: no more updates (see parkConstraint)")
+	require.Len(t, f.updates, 2, "parked, then its waiter's lease dropped")
+	last := f.updates[1]
+	assert.Contains(t, last.TaskTemplate.Placement.Constraints, parkConstraint, "kept parked: not scaled to zero (see parkConstraint)")
+	assert.Equal(t, uint64(1), *last.Mode.Replicated.Replicas)
+	assert.Empty(t, liveWaiters(last.Labels, time.Time{}, ""), "nobody waits on it: Prune may remove it")
 	assert.True(t, slices.ContainsFunc(f.tasks[job.ServiceID()], parked))
 }
 

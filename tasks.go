@@ -48,6 +48,9 @@ type taskGroup struct {
 	// call; stdout and stderr are the job's writers, shared line by line.
 	status         sync.Mutex
 	stdout, stderr *sharedLines
+	// renew is when to renew the lease of the job's data next (jobdata.go):
+	// between two tasks' services, none may hold it.
+	renew alarm
 }
 
 // startGroup starts a job of several tasks: it checks the names the spec
@@ -67,14 +70,18 @@ func (r *Runner) startGroup(ctx context.Context, spec JobSpec, by string) (*Job,
 		}
 		count = len(nodes)
 	}
-	j := &Job{runner: r, spec: spec, name: name, started: r.clock.Now(), stopping: make(chan struct{}), done: make(chan struct{})}
+	if err := r.createJobData(ctx, &spec, &p); err != nil {
+		return nil, err
+	}
+	j := &Job{runner: r, spec: spec, name: name, started: r.clock.Now(), stopping: make(chan struct{}), detaching: make(chan struct{}), done: make(chan struct{})}
 	j.group = newTaskGroup(j, count, nodes, p.ids, p.auth)
 	first, err := j.startTask(ctx, 0, by)
 	if err != nil {
-		return nil, err
+		return nil, joinErrors(err, r.removeStartData(&p))
 	}
 	r.register(j)
 	j.watchForStop(ctx, by)
+	j.group.renew = j.dataRenewal()
 	go j.superviseGroup(first)
 	return j, nil
 }
@@ -148,6 +155,7 @@ func (j *Job) superviseGroup(first *Job) {
 	run := &groupRun{results: make([]TaskResult, len(g.tasks)), subs: make([]*Job, len(g.tasks)), ended: make(chan int, len(g.tasks)), failed: -1}
 	run.launched(0, first)
 	next, stopping := 1, j.stopping
+	defer func() { g.renew.Stop() }()
 	for {
 		for ; next < len(g.tasks) && run.running < g.parallelism && !j.stopRequested() && !j.failedFast(run); next++ {
 			j.launch(run, next)
@@ -161,12 +169,20 @@ func (j *Job) superviseGroup(first *Job) {
 		case <-stopping:
 			stopping = nil
 			j.stopAll(run, *j.stopAsked())
+		case <-g.renew.C():
+			g.renew = j.dataRenewal()
+			j.renewGroupData()
+		case <-j.detaching:
+			j.detachAll(run)
+			j.res, j.err = &Result{ExitCode: -1, ServiceName: j.name}, ErrDetached
+			return
 		}
 	}
 	for i := next; i < len(g.tasks); i++ {
 		run.results[i] = j.neverStarted(i, run)
 	}
 	j.res, j.err = j.groupOutcome(run)
+	j.res.CleanupErr = joinErrors(j.res.CleanupErr, j.clearGroupData())
 }
 
 // launch starts task i; a task that cannot be created ends at once with
@@ -216,6 +232,15 @@ func (j *Job) noteFailure(run *groupRun, i int) {
 	run.failed = i
 	if j.spec.FailFast {
 		j.stopAll(run, stopReason{err: ErrTaskFailed, by: fmt.Sprintf("task %d of its job failed (WithFailFast)", i)})
+	}
+}
+
+// detachAll lets every task in flight go (Detach); no more start.
+func (j *Job) detachAll(run *groupRun) {
+	for _, task := range run.subs {
+		if task != nil {
+			task.Detach()
+		}
 	}
 }
 

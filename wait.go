@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -59,9 +60,9 @@ type watcher struct {
 	afterPoll func()
 
 	mu     sync.Mutex
-	jobs   map[string]*jobWatch // by service ID
-	nodes  map[string]nodeInfo  // by node ID
-	nodeAt time.Time            // when nodes was read; zero: read it again
+	jobs   map[string][]*jobWatch // by service ID: one per Job of this Runner waiting on it
+	nodes  map[string]nodeInfo    // by node ID
+	nodeAt time.Time              // when nodes was read; zero: read it again
 	// downSince holds when each node was first seen lost, until it is not.
 	downSince map[string]time.Time
 	// pollFailing says the last poll failed; backAt is when a poll last
@@ -109,7 +110,7 @@ type snapshot struct {
 }
 
 func newWatcher(api engine, log *slog.Logger, c clock) *watcher {
-	return &watcher{api: api, log: log, clock: c, wake: make(chan struct{}, 1), jobs: map[string]*jobWatch{}, nodes: map[string]nodeInfo{}}
+	return &watcher{api: api, log: log, clock: c, wake: make(chan struct{}, 1), jobs: map[string][]*jobWatch{}, nodes: map[string]nodeInfo{}}
 }
 
 // ensureRunning starts the poll and the event stream if they are not running.
@@ -135,25 +136,29 @@ func (w *watcher) add(id string) *jobWatch {
 	jw := &jobWatch{serviceID: id, changed: make(chan struct{}, 1)}
 	jw.snap.firstSeen = map[string]time.Time{}
 	w.mu.Lock()
-	w.jobs[id] = jw
+	w.jobs[id] = append(w.jobs[id], jw)
 	w.ensureRunningLocked()
 	w.mu.Unlock()
 	w.wakeUp()
 	return jw
 }
 
-// remove stops watching the job service id.
-func (w *watcher) remove(id string) {
+// remove stops watching the job service for jw.
+func (w *watcher) remove(jw *jobWatch) {
 	w.mu.Lock()
-	delete(w.jobs, id)
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	id := jw.serviceID
+	w.jobs[id] = slices.DeleteFunc(w.jobs[id], func(other *jobWatch) bool { return other == jw })
+	if len(w.jobs[id]) == 0 {
+		delete(w.jobs, id)
+	}
 }
 
 // watching reports whether the job service id is in flight here.
 func (w *watcher) watching(id string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.jobs[id] != nil
+	return len(w.jobs[id]) > 0
 }
 
 // close stops the loops for good; the Runner stops its jobs first.
@@ -253,19 +258,19 @@ func (w *watcher) stopIfIdle(idleSince time.Time) bool {
 	return true
 }
 
-func (w *watcher) inFlight() map[string]*jobWatch {
+func (w *watcher) inFlight() map[string][]*jobWatch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	jobs := make(map[string]*jobWatch, len(w.jobs))
-	for id, jw := range w.jobs {
-		jobs[id] = jw
+	jobs := make(map[string][]*jobWatch, len(w.jobs))
+	for id, jws := range w.jobs {
+		jobs[id] = slices.Clone(jws)
 	}
 	return jobs
 }
 
 // poll reads the tasks of jobs (and the nodes, when needed) and hands each
 // job its new snapshot. It reports whether anything changed.
-func (w *watcher) poll(ctx context.Context, jobs map[string]*jobWatch) bool {
+func (w *watcher) poll(ctx context.Context, jobs map[string][]*jobWatch) bool {
 	filters := make(client.Filters)
 	for id := range jobs {
 		filters.Add("service", id)
@@ -288,10 +293,10 @@ func (w *watcher) poll(ctx context.Context, jobs map[string]*jobWatch) bool {
 	}
 	nodes := w.nodesFor(ctx, list.Items)
 	changed := false
-	for id, jw := range jobs {
-		gone := len(byService[id]) == 0 && jw.hadTasks() && w.serviceGone(ctx, id)
-		if jw.update(byService[id], nodes, gone, p) {
-			changed = true
+	for id, jws := range jobs {
+		gone := len(byService[id]) == 0 && jws[0].hadTasks() && w.serviceGone(ctx, id)
+		for _, jw := range jws {
+			changed = jw.update(byService[id], nodes, gone, p) || changed
 		}
 	}
 	return changed
@@ -299,19 +304,24 @@ func (w *watcher) poll(ctx context.Context, jobs map[string]*jobWatch) bool {
 
 // pollEach reads the tasks of each job with a list of its own, telling
 // the jobs whose service is gone.
-func (w *watcher) pollEach(ctx context.Context, jobs map[string]*jobWatch) bool {
+func (w *watcher) pollEach(ctx context.Context, jobs map[string][]*jobWatch) bool {
 	changed := false
-	for id, jw := range jobs {
+	for id, jws := range jobs {
 		p := w.startPoll()
 		list, err := w.api.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id)})
 		switch {
 		case cerrdefs.IsNotFound(err):
-			changed = jw.update(nil, nil, true, p) || changed
+			for _, jw := range jws {
+				changed = jw.update(nil, nil, true, p) || changed
+			}
 		case err != nil:
-			w.pollFailed(ctx, map[string]*jobWatch{id: jw}, err)
+			w.pollFailed(ctx, map[string][]*jobWatch{id: jws}, err)
 		default:
 			w.pollSucceeded()
-			changed = jw.update(list.Items, w.nodesFor(ctx, list.Items), false, p) || changed
+			nodes := w.nodesFor(ctx, list.Items)
+			for _, jw := range jws {
+				changed = jw.update(list.Items, nodes, false, p) || changed
+			}
 		}
 	}
 	return changed
@@ -331,7 +341,7 @@ func (w *watcher) startPoll() pollStart {
 // number comes from a poll that started after this call.
 func (w *watcher) pollsStarted() uint64 { return w.polls.Load() }
 
-func (w *watcher) pollFailed(ctx context.Context, jobs map[string]*jobWatch, err error) {
+func (w *watcher) pollFailed(ctx context.Context, jobs map[string][]*jobWatch, err error) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -339,8 +349,10 @@ func (w *watcher) pollFailed(ctx context.Context, jobs map[string]*jobWatch, err
 	w.pollFailing = true
 	w.mu.Unlock()
 	w.log.Debug("oneshot: task poll failed", "err", err)
-	for _, jw := range jobs {
-		jw.failed(err, w.clock.Now())
+	for _, jws := range jobs {
+		for _, jw := range jws {
+			jw.failed(err, w.clock.Now())
+		}
 	}
 }
 
@@ -478,10 +490,12 @@ func (w *watcher) handleEvent(msg events.Message) {
 	switch msg.Type {
 	case events.ContainerEventType:
 		w.mu.Lock()
-		jw := w.jobs[msg.Actor.Attributes["com.docker.swarm.service.id"]]
+		jws := slices.Clone(w.jobs[msg.Actor.Attributes["com.docker.swarm.service.id"]])
 		w.mu.Unlock()
-		if jw != nil {
+		for _, jw := range jws {
 			jw.sawLocalExit()
+		}
+		if len(jws) > 0 {
 			w.wakeUpFast()
 		}
 	case events.NodeEventType:

@@ -349,3 +349,65 @@ func (s *dindSwarm) teardown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// startDinDManagers starts a swarm of n managers of its own (not the
+// shared one), with the registries and job images of startDinD: the swarm
+// of startDinD with n-1 workers, promoted. Its manager field is the first
+// manager (the raft leader, as it made the swarm), workers holds the
+// others, now managers too; their host names stay worker1, worker2... The
+// swarm keeps the engine's default 5 s heartbeat: the leader's loss makes
+// another manager take over, and its agents must have reconnected before
+// the new leader counts them down (with the tests' 1 s a loaded machine
+// can miss that; see TestDinDManagerRestartMidJob). The caller tears it
+// down. The shared swarm's run stays the one a signal removes: after a
+// signal, the next test run's sweep of dead runs removes this one.
+func startDinDManagers(ctx context.Context, host *client.Client, n int) (*dindSwarm, error) {
+	shared := dindRunID.Load()
+	defer dindRunID.Store(shared)
+	s, err := startDinD(ctx, host, n-1)
+	if err != nil {
+		return s, err
+	}
+	if err := s.setHeartbeat(ctx, 5*time.Second); err != nil {
+		return s, fmt.Errorf("set heartbeat: %w", err)
+	}
+	for _, w := range s.workers {
+		if err := s.promote(ctx, w); err != nil {
+			return s, err
+		}
+	}
+	return s, s.waitManagers(ctx)
+}
+
+// promote makes node n a manager.
+func (s *dindSwarm) promote(ctx context.Context, n *dindNode) error {
+	node, err := s.manager.api.NodeInspect(ctx, n.nodeID, client.NodeInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect node %s: %w", n.role, err)
+	}
+	spec := node.Node.Spec
+	spec.Role = swarm.NodeRoleManager
+	if _, err := s.manager.api.NodeUpdate(ctx, n.nodeID, client.NodeUpdateOptions{Version: node.Node.Version, Spec: spec}); err != nil {
+		return fmt.Errorf("promote %s: %w", n.role, err)
+	}
+	return nil
+}
+
+// waitManagers returns once every node is a reachable manager and serves
+// the swarm's API itself, woken by node events.
+func (s *dindSwarm) waitManagers(ctx context.Context) error {
+	return waitUntil(ctx, s.manager.api, make(client.Filters).Add("type", "node"), func(ctx context.Context) (bool, error) {
+		for _, n := range s.nodes() {
+			list, err := n.api.NodeList(ctx, client.NodeListOptions{})
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", n.role, err)
+			}
+			for _, m := range list.Items {
+				if m.ManagerStatus == nil || m.ManagerStatus.Reachability != swarm.ReachabilityReachable {
+					return false, fmt.Errorf("%s sees %s not a reachable manager", n.role, m.Description.Hostname)
+				}
+			}
+		}
+		return true, nil
+	})
+}

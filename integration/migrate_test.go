@@ -100,9 +100,11 @@ func TestMigrateOnARealPostgres(t *testing.T) {
 	assert.Contains(t, stdout, "pending  0003_slow.sql", "the stopped migration was not committed")
 	assert.NotContains(t, stdout+stderr, "password")
 
-	configs, err := localDocker(t).ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", "oneshot-migrate=true")})
+	// The SQL files went to each job as configs made for it (WithConfigData),
+	// which carry the job's labels: none is left.
+	configs, err := localDocker(t).ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", "oneshot-migrate="+db)})
 	require.NoError(t, err)
-	assert.Empty(t, configs.Items, "migrate removes the configs it made")
+	assert.Empty(t, configs.Items, "every job's configs went with it")
 }
 
 // testMigrateTimeout runs the slow migration with a timeout: migrate exits

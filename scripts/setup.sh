@@ -7,6 +7,8 @@ set -euo pipefail
 need_apt=()
 command -v docker >/dev/null || need_apt+=(docker.io)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+# ssh:// engines are reached through the ssh client (the remote-engine tests).
+command -v ssh >/dev/null || need_apt+=(openssh-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
 	echo "setup: installing ${need_apt[*]} from Debian's packages"
 	export DEBIAN_FRONTEND=noninteractive

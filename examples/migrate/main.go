@@ -3,9 +3,10 @@
 //
 //	migrate up|status --network NET --db-service NAME --password-secret NAME --dir ./sql
 //
-// Each SQL file reaches the job as a swarm config (created for the run and
-// removed after it), the password as a swarm secret (never in the
-// environment or the logs). The job's output streams to this command's, and
+// Each SQL file reaches the job as a swarm config made for the job alone
+// (oneshot.WithConfigData: created just before the job's service, removed
+// with it), the password as a swarm secret (never in the environment or
+// the logs). The job's output streams to this command's, and
 // migrate exits with the job's exit code: 0 when every migration applied,
 // 1 when one failed (it is rolled back and its SQL error printed). It exits
 // 125 when the job could not run at all, 124 when --timeout stopped it, 130
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 125
 	}
 	defer runner.Close()
-	return migrate(ctx, cfg, docker, runner, stdout, stderr)
+	return migrate(ctx, cfg, runner, stdout, stderr)
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {

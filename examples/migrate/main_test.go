@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oneshot-go/oneshot"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -76,12 +78,25 @@ func TestSQLFilesRefuses(t *testing.T) {
 
 func TestConfigName(t *testing.T) {
 	short := sqlFile{file: "0001_create_users.sql", data: []byte("CREATE TABLE users ();")}
-	assert.Regexp(t, `^migrate-run1-0001_create_users-[0-9a-f]{8}$`, configName("run1", short))
-	edited := sqlFile{file: short.file, data: []byte("CREATE TABLE users (id int);")}
-	assert.NotEqual(t, configName("run1", short), configName("run1", edited), "the content is in the name")
-
+	assert.Equal(t, "0001_create_users.sql", configName(0, short))
 	long := sqlFile{file: "0002_" + strings.Repeat("x", 80) + ".sql", data: []byte("SELECT 1;")}
-	name := configName("run1", long)
-	assert.Regexp(t, `^migrate-run1-[0-9a-f]{16}$`, name)
-	assert.LessOrEqual(t, len(name), 64)
+	assert.Equal(t, "sql-1", configName(1, long))
+	odd := sqlFile{file: "0003 add email.sql", data: []byte("SELECT 1;")}
+	assert.Equal(t, "sql-2", configName(2, odd))
+}
+
+func TestTheSQLFilesAreConfigsMadeForTheJob(t *testing.T) {
+	files := []sqlFile{{file: "0001_a.sql", data: []byte("A")}, {file: "0002 b.sql", data: []byte("B")}}
+	spec := oneshot.JobSpec{Image: "oneshot-migrate-job:dev"}
+	for _, opt := range jobOptions(config{network: "n", passwordSecret: "pw", dbService: "db"}, files, nil, nil) {
+		require.NoError(t, opt(&spec))
+	}
+	require.NoError(t, spec.Validate())
+	require.Len(t, spec.ConfigData, 2)
+	assert.Equal(t, "0001_a.sql", spec.ConfigData[0].Name)
+	assert.Equal(t, "/migrations/0001_a.sql", spec.ConfigData[0].Target)
+	assert.Equal(t, "A", string(spec.ConfigData[0].Data.Bytes()))
+	assert.Equal(t, "sql-1", spec.ConfigData[1].Name)
+	assert.Equal(t, "/migrations/0002 b.sql", spec.ConfigData[1].Target)
+	assert.Empty(t, spec.Configs, "no config of its own to make and remove")
 }

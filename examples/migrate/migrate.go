@@ -5,27 +5,20 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/moby/moby/client"
-
 	"github.com/oneshot-go/oneshot"
 	"github.com/oneshot-go/oneshot/examples/internal/jobexit"
 )
 
-// migrate runs the migration job with the SQL files as configs, and removes
-// the configs on every path. It returns the exit code (see outcome.go).
-func migrate(ctx context.Context, cfg config, docker *client.Client, runner *oneshot.Runner, stdout, stderr io.Writer) int {
+// migrate runs the migration job with the SQL files as configs made for
+// the job (oneshot removes them with it, on every path). It returns the
+// exit code (see outcome.go).
+func migrate(ctx context.Context, cfg config, runner *oneshot.Runner, stdout, stderr io.Writer) int {
 	files, err := sqlFiles(cfg.dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "migrate:", err)
 		return jobexit.NotRun
 	}
-	configs, err := createConfigs(ctx, docker, files)
-	defer removeConfigs(docker, configs, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "migrate:", err)
-		return notRunCode(context.Cause(ctx))
-	}
-	res, err := runner.Run(ctx, oneshot.JobSpec{Image: cfg.image, Command: jobCommand(cfg)}, jobOptions(cfg, configs, stdout, stderr)...)
+	res, err := runner.Run(ctx, oneshot.JobSpec{Image: cfg.image, Command: jobCommand(cfg)}, jobOptions(cfg, files, stdout, stderr)...)
 	o := decide(res, err, context.Cause(ctx))
 	for _, line := range o.lines {
 		fmt.Fprintln(stderr, line)
@@ -41,9 +34,9 @@ func jobCommand(cfg config) []string {
 }
 
 // jobOptions give the job the database's network, the password secret and
-// the SQL files' configs, stream its output to migrate's and bound it by
+// the SQL files as configs, stream its output to migrate's and bound it by
 // --timeout.
-func jobOptions(cfg config, configs []sqlConfig, stdout, stderr io.Writer) []oneshot.Option {
+func jobOptions(cfg config, files []sqlFile, stdout, stderr io.Writer) []oneshot.Option {
 	opts := []oneshot.Option{
 		oneshot.WithNetwork(cfg.network),
 		oneshot.WithSecretRef(oneshot.SecretRef{Name: cfg.passwordSecret, Target: "/run/secrets/db-password", Mode: 0o400}),
@@ -51,8 +44,5 @@ func jobOptions(cfg config, configs []sqlConfig, stdout, stderr io.Writer) []one
 		oneshot.WithTimeout(cfg.timeout),
 		oneshot.WithLabel("oneshot-migrate", cfg.dbService),
 	}
-	for _, c := range configs {
-		opts = append(opts, oneshot.WithConfigRef(oneshot.ConfigRef{Name: c.name, Target: "/migrations/" + c.file}))
-	}
-	return opts
+	return append(opts, sqlConfigs(files)...)
 }

@@ -46,12 +46,3 @@ func decide(res *oneshot.Result, err error, cause error) outcome {
 	o.lines = append(o.lines, jobexit.Warnings("migrate: warning: ", res, outputErrs)...)
 	return o
 }
-
-// notRunCode is the exit code when the job could not run: 128 plus the
-// signal when migrate was interrupted (cause), 125 otherwise.
-func notRunCode(cause error) int {
-	if sig, interrupted := jobexit.Interruption(cause); interrupted {
-		return sig.ExitCode()
-	}
-	return jobexit.NotRun
-}

@@ -71,10 +71,3 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
-
-func TestNotRunCode(t *testing.T) {
-	assert.Equal(t, 125, notRunCode(nil))
-	assert.Equal(t, 125, notRunCode(context.Canceled))
-	assert.Equal(t, 130, notRunCode(jobexit.Interrupted{Signal: syscall.SIGINT}))
-	assert.Equal(t, 143, notRunCode(jobexit.Interrupted{Signal: syscall.SIGTERM}))
-}

@@ -13,6 +13,11 @@ import (
 
 // runFlags holds what `oneshot run` or `oneshot stack run` was given.
 type runFlags struct {
+	// detach, idempotencyKey and outputFromNow are for jobs that outlive
+	// the command (jobcmds.go).
+	detach         bool
+	idempotencyKey string
+	outputFromNow  bool
 	// image is IMAGE, or --image with a source; command is COMMAND and
 	// its ARGs.
 	image   string
@@ -36,6 +41,11 @@ type runFlags struct {
 	retries                                         int
 	retryDelay                                      time.Duration
 	registryAuth, keep, quiet, json, progress       bool
+
+	// secretFiles, secretEnvs and configFiles are --secret-file,
+	// --secret-env and --config-file: data made into a secret or config
+	// for this job alone (dataOptions in jobspec.go).
+	secretFiles, secretEnvs, configFiles stringList
 
 	// The job's tasks (see tasks.go): --tasks, --parallelism, --global,
 	// --fail-fast, --task-prefix and --no-task-prefix.
@@ -73,6 +83,7 @@ Examples:
   oneshot run -e MODE=full --secret db-password --network backend backup:v3 /backup.sh
   oneshot run --mount type=volume,source=data,target=/data --timeout 10m app:v2 migrate up
   oneshot run --secret source=db-password,target=/etc/app/pw,uid=1000,mode=0400 app:v2
+  oneshot run --secret-env db-password=DB_PASSWORD --config-file /etc/app.yaml=./app.yaml app:v2 migrate
   oneshot run --constraint node.role==worker --json app:v2 report > result.json
   oneshot run --from-service app_web --timeout 10m migrate up
   oneshot run --compose stack.yml --stack app --service web -e LOG=debug migrate up
@@ -99,6 +110,15 @@ const jobFlagsHelp = `Environment and files:
       --tmpfs PATH[:OPTS] an in-memory file system at PATH; OPTS: size=64m, ro
       --secret SPEC       a swarm secret: NAME (as /run/secrets/NAME), or source=NAME,target=PATH,uid=,gid=,mode=0400
       --config SPEC       a swarm config: NAME (as /NAME), or source=NAME,target=/PATH,uid=,gid=,mode=0444
+      --secret-file NAME=PATH
+                          the file PATH as the secret /run/secrets/NAME, made for this job
+                          alone and removed with it (repeatable; under 500 KiB)
+      --secret-env NAME=VAR
+                          the value of this process's variable VAR as the secret
+                          /run/secrets/NAME, made for this job alone (repeatable)
+      --config-file TARGET=PATH
+                          the file PATH as the config file TARGET (an absolute path),
+                          made for this job alone and removed with it (repeatable; under 1000 KiB)
   -u, --user USER         run as USER (name, UID or UID:GID)
   -w, --workdir DIR       working directory inside the container
       --entrypoint CMD    replace the image's (or service's) entrypoint
@@ -126,6 +146,9 @@ Job:
       --retries N         start a failed job again up to N times
       --retry-delay D     pause before each retry
       --keep              leave the service on the swarm after the job ends (see 'oneshot prune')
+  -d, --detach            start the job, print its name and leave it running ('oneshot attach')
+      --idempotency-key K attach to the job started with key K while its service exists,
+                          instead of starting a second one
 
 Tasks (each finds its index, 0 to N-1, in ONESHOT_TASK_INDEX and N in ONESHOT_TASK_COUNT):
       --tasks N           run N tasks of the job, each to its end (default: 1)
@@ -239,6 +262,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	vars := map[string]flag.Value{
 		"e,env": &f.env, "env-file": &f.envFiles, "network": &f.networks, "mount": &f.mounts,
 		"v,volume": &f.volumes, "tmpfs": &f.tmpfs, "secret": &f.secrets, "config": &f.configs,
+		"secret-file": &f.secretFiles, "secret-env": &f.secretEnvs, "config-file": &f.configFiles,
 		"constraint": &f.constraints, "l,label": &f.labels, "log-opt": &f.logOpts,
 	}
 	for names, v := range vars {
@@ -276,6 +300,10 @@ func (f *runFlags) registerJob(fs *flag.FlagSet) {
 	fs.IntVar(&f.retries, "retries", 0, "")
 	fs.DurationVar(&f.retryDelay, "retry-delay", 0, "")
 	fs.BoolVar(&f.keep, "keep", false, "")
+	for _, name := range []string{"d", "detach"} {
+		fs.BoolVar(&f.detach, name, false, "")
+	}
+	fs.StringVar(&f.idempotencyKey, "idempotency-key", "", "")
 	for _, name := range []string{"q", "quiet"} {
 		fs.BoolVar(&f.quiet, name, false, "")
 	}

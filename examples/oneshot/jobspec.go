@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
+	"path"
 	"strings"
+	"unicode"
 
 	"github.com/oneshot-go/oneshot"
 )
@@ -17,7 +20,7 @@ import (
 func (f *runFlags) options() ([]oneshot.Option, error) {
 	var opts []oneshot.Option
 	for _, part := range []func() ([]oneshot.Option, error){
-		f.envOptions, f.mountOptions, f.fileOptions, f.placementOptions, f.resourceOptions, f.jobOptions, f.taskOptions,
+		f.envOptions, f.mountOptions, f.fileOptions, f.dataOptions, f.placementOptions, f.resourceOptions, f.jobOptions, f.taskOptions,
 	} {
 		o, err := part()
 		if err != nil {
@@ -288,4 +291,113 @@ func (f *runFlags) logDriverOption() (oneshot.Option, error) {
 		maps.Copy(merged, options)
 		return oneshot.WithLogDriver(s.LogDriver.Name, merged)(s)
 	}, nil
+}
+
+// dataOptions are --secret-file, --secret-env and --config-file: their
+// files and variables are read now, before anything is created, and made
+// into a secret or config for this job alone. A file or variable that
+// cannot be read is an error naming the flag; the value itself is never
+// shown.
+func (f *runFlags) dataOptions() ([]oneshot.Option, error) {
+	var opts []oneshot.Option
+	for _, spec := range f.secretFiles {
+		name, file, err := parseNameValue(spec, "NAME=PATH")
+		if err == nil {
+			var data []byte
+			if data, err = readDataFile(file, oneshot.MaxSecretDataSize, "secret"); err == nil {
+				opts = append(opts, oneshot.WithSecretData(name, data))
+			}
+		}
+		if err != nil {
+			return nil, flagError("--secret-file", spec, err)
+		}
+	}
+	for _, spec := range f.secretEnvs {
+		data, err := f.secretEnvOption(spec)
+		if err != nil {
+			return nil, flagError("--secret-env", spec, err)
+		}
+		opts = append(opts, data)
+	}
+	named := map[string]bool{}
+	for i, spec := range f.configFiles {
+		target, file, err := parseNameValue(spec, "TARGET=PATH")
+		if err == nil {
+			var data []byte
+			if data, err = readDataFile(file, oneshot.MaxConfigDataSize, "config"); err == nil {
+				name := configDataName(target, i)
+				if named[name] {
+					name = fmt.Sprintf("config-%d", i)
+				}
+				named[name] = true
+				opts = append(opts, oneshot.WithConfigData(name, target, data))
+			}
+		}
+		if err != nil {
+			return nil, flagError("--config-file", spec, err)
+		}
+	}
+	return opts, nil
+}
+
+// secretEnvOption is --secret-env NAME=VAR: the value of this process's
+// variable VAR as the secret NAME.
+func (f *runFlags) secretEnvOption(spec string) (oneshot.Option, error) {
+	name, variable, err := parseNameValue(spec, "NAME=VAR")
+	if err != nil {
+		return nil, err
+	}
+	value, ok := os.LookupEnv(variable)
+	if !ok {
+		return nil, fmt.Errorf("the variable %s is not set in this process's environment", variable)
+	}
+	return oneshot.WithSecretData(name, []byte(value)), nil
+}
+
+// parseNameValue parses KEY=VALUE, as the data flags take it: cut at the
+// first '=', both sides non-empty. want says the form, for the error.
+func parseNameValue(spec, want string) (key, value string, err error) {
+	key, value, ok := strings.Cut(spec, "=")
+	if !ok || key == "" || value == "" {
+		return "", "", fmt.Errorf("want %s", want)
+	}
+	return key, value, nil
+}
+
+// readDataFile reads a file of at most limit bytes for a secret or config.
+func readDataFile(file string, limit int, kind string) ([]byte, error) {
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("%s is larger than a swarm %s may be (%d bytes)", file, kind, limit)
+	}
+	return data, nil
+}
+
+// configDataName names the config made for --config-file TARGET=PATH
+// after the target's file name, as a swarm config's name may be, or
+// "config-N" (N: its rank among the flags).
+func configDataName(target string, n int) string {
+	base := path.Base(target)
+	name := strings.Map(func(r rune) rune {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.') {
+			return r
+		}
+		return '-'
+	}, base)
+	name = strings.Trim(name, "-_.")
+	if len(name) > 40 {
+		name = strings.Trim(name[:40], "-_.")
+	}
+	if name == "" {
+		return fmt.Sprintf("config-%d", n)
+	}
+	return name
 }

@@ -7,6 +7,11 @@
 //	oneshot run --from-service NAME [flags] [COMMAND] [ARG...]
 //	oneshot run --compose FILE --stack STACK --service NAME [flags] [COMMAND] [ARG...]
 //	oneshot stack run [flags] STACK SERVICE [COMMAND] [ARG...]
+//	oneshot run --detach [flags] IMAGE [COMMAND] [ARG...]
+//	oneshot attach [--output-from-now] [--timeout D] JOB
+//	oneshot logs JOB
+//	oneshot ps [--quiet]
+//	oneshot stop JOB
 //	oneshot prune [--older-than DURATION] [--filter label=KEY[=VALUE]] [--dry-run]
 //	oneshot version
 //
@@ -24,8 +29,15 @@
 // tasks ends the run, and the command exits with the code of the first
 // task that failed.
 //
-// It talks to the engine named by DOCKER_HOST (the local one by default),
-// which must be a swarm manager. `oneshot run --help` and `oneshot stack run
+// `oneshot run --detach` starts the job and leaves it running (with
+// `--idempotency-key K`, a job of that key in flight is not started twice);
+// `oneshot attach JOB` waits on it later, from any machine, as `oneshot run`
+// would have; `oneshot stop JOB` stops it; `oneshot ps` lists the jobs.
+//
+// It talks to the engine that the global flags -H/--host or -c/--context
+// name, given before the command as the docker CLI's, or else to the one
+// the docker CLI would use (DOCKER_HOST, DOCKER_CONTEXT, the current docker
+// context, the local one), which must be a swarm manager. `oneshot run --help` and `oneshot stack run
 // --help` list the flags.
 package main
 
@@ -64,6 +76,11 @@ func consoleOf(stdout, stderr *os.File) terminal {
 
 // run runs the sub-command that args name and returns the exit code.
 func run(args []string, term terminal) int {
+	args, err := useEngineFlags(args) // -H, --host, -c, --context: engineflags.go
+	if err != nil {
+		fmt.Fprintln(term.stderr, "oneshot:", err)
+		return jobexit.NotRun
+	}
 	if len(args) == 0 {
 		usage(term.stderr)
 		return jobexit.NotRun
@@ -77,6 +94,14 @@ func run(args []string, term terminal) int {
 		return stackCommand(ctx, args[1:], term, libraryReader)
 	case "prune":
 		return pruneCommand(ctx, args[1:], term.stdout, term.stderr)
+	case "attach":
+		return attachCommand(ctx, args[1:], term, false)
+	case "stop":
+		return attachCommand(ctx, args[1:], term, true)
+	case "logs":
+		return logsCommand(ctx, args[1:], term)
+	case "ps":
+		return psCommand(ctx, args[1:], term)
 	case "version":
 		return versionCommand(term.stdout)
 	case "help", "-h", "-help", "--help":
@@ -96,9 +121,15 @@ func usage(w io.Writer) {
                                                  run a job with a service's settings
   oneshot stack run [flags] STACK SERVICE [COMMAND] [ARG...]
                                                  run a job with the settings of a stack's service
+  oneshot run --detach [flags] IMAGE [COMMAND...] start a job, print its name and leave it running
+  oneshot attach [flags] JOB                     wait on a job started elsewhere, as run would
+  oneshot logs JOB                               print what a job printed so far
+  oneshot ps [--quiet]                           list the jobs on the swarm
+  oneshot stop [flags] JOB                       stop a job and wait until it has stopped
   oneshot prune [flags]                          remove finished job services left behind
   oneshot version                                print the version
 
-Run 'oneshot run --help', 'oneshot stack run --help' or 'oneshot prune --help' for their flags.
+Run 'oneshot COMMAND --help' for a command's flags.
 `)
+	fmt.Fprint(w, engineUsage)
 }

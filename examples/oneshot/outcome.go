@@ -79,6 +79,10 @@ func decide(res *oneshot.Result, err error, cause error, kept bool) outcome {
 // the exit code says what stopped it, the message what became of the job
 // and its service.
 func (o *outcome) decideStop(stop *oneshot.StopError, cause error, kept bool) {
+	if errors.Is(stop.Reason, oneshot.ErrJobStopped) {
+		o.decideStopped(stop, kept)
+		return
+	}
 	o.code, o.stillRunning = jobexit.StopCode(stop, cause), stop.StillRunning
 	fate, services := jobFate(stop), serviceFate(stop.Result, kept)
 	if res := stop.Result; res != nil && len(res.Tasks) > 1 {
@@ -97,6 +101,16 @@ func (o *outcome) decideStop(stop *oneshot.StopError, cause error, kept bool) {
 		o.stopped = sig.Error()
 	}
 	o.message = joinFacts(fmt.Sprintf("oneshot: job %s stopped: %s", stop.Job, o.stopped), fate, services)
+}
+
+// decideStopped is the outcome of `oneshot stop`: the job's own exit code
+// once stopped (e.g. 143), or 125 when it never ran.
+func (o *outcome) decideStopped(stop *oneshot.StopError, kept bool) {
+	o.code, o.stillRunning = jobexit.NotRun, stop.StillRunning
+	if res := stop.Result; res != nil && res.ExitCode >= 0 {
+		o.code = res.ExitCode
+	}
+	o.message = joinFacts(fmt.Sprintf("oneshot: job %s stopped (oneshot stop)", stop.Job), jobFate(stop), serviceFate(stop.Result, kept))
 }
 
 // jobFate says what became of a stopped job: it exited, it never started,

@@ -77,7 +77,7 @@ func pruneCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "oneshot:", err)
 		return jobexit.NotRun
 	}
-	pruned, err := oneshot.Prune(ctx, opts...)
+	pruned, err := pruneOnEngine(ctx, opts...) // on cliRunner: engineflags.go
 	verb := "removed"
 	if f.dryRun {
 		verb = "would remove"

@@ -59,6 +59,12 @@ func runFromSource(ctx context.Context, flags *runFlags, r specReader, term term
 // output to the terminal, and returns the exit code: the one run path of
 // `oneshot run` and `oneshot stack run`.
 func runJob(ctx context.Context, base oneshot.JobSpec, opts []oneshot.Option, flags *runFlags, term terminal, start time.Time) int {
+	if flags.idempotencyKey != "" {
+		opts = append(opts, oneshot.WithIdempotencyKey(flags.idempotencyKey))
+	}
+	if flags.detach {
+		return detachJob(ctx, base, opts, term)
+	}
 	con := newConsole(term.stderr)
 	var nodes *nodeNames
 	if flags.manyTasks() {
@@ -68,7 +74,12 @@ func runJob(ctx context.Context, base oneshot.JobSpec, opts []oneshot.Option, fl
 	stopNote := context.AfterFunc(ctx, func() { con.Println(stoppingNote(flags)) })
 	defer stopNote()
 
-	res, err := oneshot.Run(ctx, base, opts...)
+	runner, err := cliRunner()
+	if err != nil {
+		fmt.Fprintln(term.stderr, "oneshot:", err)
+		return jobexit.NotRun
+	}
+	res, err := runner.Run(ctx, base, opts...)
 	con.Finish()
 	return flags.conclude(ctx, term, con, nodes, res, err, start)
 }

@@ -21,6 +21,7 @@ var flagOfField = map[string]string{
 	"Timeout": "--timeout", "ScheduleTimeout": "--schedule-timeout", "StopGracePeriod": "--stop-timeout",
 	"Retries": "--retries", "RetryDelay": "--retry-delay", "RegistryAuth": "--with-registry-auth",
 	"LogDriver": "--log-driver/--log-opt", "Tasks": "--tasks", "Parallelism": "--parallelism", "Global": "--global",
+	"SecretData": "--secret-file/--secret-env", "ConfigData": "--config-file", "IdempotencyKey": "--idempotency-key",
 }
 
 // optionFlags turns the names of the package's options and functions, in

@@ -123,9 +123,9 @@ type specReader struct {
 	fromCompose func(path, stack, service string) (oneshot.JobSpec, error)
 }
 
-// libraryReader reads sources with the library, on the default Runner's
-// swarm.
-var libraryReader = specReader{fromService: oneshot.FromService, fromCompose: oneshot.FromCompose}
+// libraryReader reads sources with the library, on the swarm of the
+// command's Runner.
+var libraryReader = specReader{fromService: fromServiceOnEngine, fromCompose: oneshot.FromCompose}
 
 // read returns the settings of the source: none for the zero source, the
 // deployed service's, or the compose file's service's (no Docker call).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the image of the Docker-in-Docker nodes of the test swarm, offline,
-# from Debian's packages (docker.io and what dockerd needs): debootstrap of
+# from Debian's packages (docker.io and what dockerd needs, and openssh-server
+# for the nodes reached through ssh://): debootstrap of
 # bookworm from the mirror apt already uses, then `docker import`. /var/lib/docker
 # is a volume (dockerd's overlay2 cannot sit on the container's own overlay).
 # Idempotent: skipped when an image of the same recipe exists. The image name
@@ -21,7 +22,12 @@ image_is_current "$image" "$recipe" && exit 0
 
 rootfs=$(mktemp -d)
 trap 'rm -rf "$rootfs"' EXIT
-debian_rootfs "$rootfs" docker.io,iptables,iproute2,procps,ca-certificates
+debian_rootfs "$rootfs" docker.io,iptables,iproute2,procps,ca-certificates,openssh-server
+# sshd (started by the entry point with ONESHOT_DIND_SSHD=1) lets root in
+# with a key: root's password must be unset, not locked ("!"), and every
+# node makes its own host key.
+sed -i 's/^root:[^:]*:/root:*:/' "$rootfs/etc/shadow"
+rm -f "$rootfs"/etc/ssh/ssh_host_*
 install -m 0755 entrypoint.sh "$rootfs/usr/local/bin/dind-entrypoint"
 import_rootfs "$rootfs" "$image" "$recipe" \
 	--change 'ENTRYPOINT ["/usr/local/bin/dind-entrypoint"]' \
