@@ -329,6 +329,10 @@ func (f *runFlags) dataOptions() ([]oneshot.Option, error) {
 				if named[name] {
 					name = fmt.Sprintf("config-%d", i)
 				}
+				// config-N may be the name an earlier target made.
+				for k := 2; named[name]; k++ {
+					name = fmt.Sprintf("config-%d-%d", i, k)
+				}
 				named[name] = true
 				opts = append(opts, oneshot.WithConfigData(name, target, data))
 			}

@@ -114,13 +114,18 @@ func parseTmpfs(spec string) (oneshot.Mount, error) {
 		return m, nil
 	}
 	for _, opt := range strings.Split(options, ",") {
-		key, value, _ := strings.Cut(opt, "=")
+		key, value, hasValue := strings.Cut(opt, "=")
 		var err error
 		switch key {
 		case "size":
 			m.TmpfsSize, err = parseBytes(value)
 		case "ro", "rw":
-			m.ReadOnly, err = parseMountMode(key)
+			// ro=false must not make it read-only: the modes take no value.
+			if hasValue {
+				err = fmt.Errorf("option %q: %s takes no value", opt, key)
+			} else {
+				m.ReadOnly, err = parseMountMode(key)
+			}
 		default:
 			err = fmt.Errorf("unknown option %q (want size=SIZE, ro, rw)", key)
 		}

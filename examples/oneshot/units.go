@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strconv"
@@ -14,7 +15,9 @@ import (
 var sizePattern = regexp.MustCompile(`(?i)^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$`)
 
 // parseBytes parses a size such as --memory and tmpfs-size take. Empty means
-// zero.
+// zero. The whole part is exact (no float rounding); a fraction of the
+// unit is cut to a whole byte; a size of 2^63 bytes or more is refused
+// (it would overflow).
 func parseBytes(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
@@ -23,15 +26,29 @@ func parseBytes(s string) (int64, error) {
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a size like 512m or 1g", s)
 	}
-	n, err := strconv.ParseFloat(m[1], 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a size like 512m or 1g", s)
-	}
-	unit := int64(1)
+	shift := 0
 	if m[2] != "" {
-		unit = 1 << (10 * (strings.Index("kmgtp", strings.ToLower(m[2])) + 1))
+		shift = 10 * (strings.Index("kmgtp", strings.ToLower(m[2])) + 1)
 	}
-	return int64(n * float64(unit)), nil
+	tooLarge := fmt.Errorf("%q is too large a size (at most %d bytes)", s, int64(math.MaxInt64))
+	whole, frac, _ := strings.Cut(m[1], ".")
+	n, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || n > math.MaxInt64>>shift {
+		return 0, tooLarge
+	}
+	size := n << shift
+	if frac != "" {
+		f, err := strconv.ParseFloat("0."+frac, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a size like 512m or 1g", s)
+		}
+		part := int64(f * float64(int64(1)<<shift))
+		if part > math.MaxInt64-size {
+			return 0, tooLarge
+		}
+		size += part
+	}
+	return size, nil
 }
 
 // parseFileMode parses the mode of a secret or config file, in octal as
