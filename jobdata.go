@@ -1,12 +1,9 @@
 package oneshot
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"path"
@@ -69,59 +66,6 @@ const (
 
 // dataNamePattern is swarmkit's rule for the names of secrets and configs.
 var dataNamePattern = regexp.MustCompile(`^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$`)
-
-// redacted is how Sensitive prints.
-const redacted = "[redacted]"
-
-// Sensitive is the content of a secret or config made for one job. It
-// never shows itself: fmt (every verb, %v, %+v, %#v, %s, %x...),
-// encoding/json, encoding.TextMarshaler and log/slog all print
-// "[redacted]". Bytes gives it back. The zero value is empty.
-type Sensitive struct {
-	// b is behind a pointer: where fmt cannot call Format (an unexported
-	// field of the caller's), it prints an address, never the bytes.
-	b *[]byte
-}
-
-// NewSensitive holds a copy of data.
-func NewSensitive(data []byte) Sensitive {
-	c := bytes.Clone(data)
-	return Sensitive{b: &c}
-}
-
-// Len is the length of the content, in bytes.
-func (s Sensitive) Len() int {
-	if s.b == nil {
-		return 0
-	}
-	return len(*s.b)
-}
-
-// Bytes returns a copy of the content.
-func (s Sensitive) Bytes() []byte {
-	if s.b == nil {
-		return nil
-	}
-	return bytes.Clone(*s.b)
-}
-
-// String returns "[redacted]".
-func (Sensitive) String() string { return redacted }
-
-// GoString returns "[redacted]", for %#v.
-func (Sensitive) GoString() string { return redacted }
-
-// Format writes "[redacted]" whatever the verb and flags.
-func (Sensitive) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
-
-// MarshalJSON returns the JSON string "[redacted]".
-func (Sensitive) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// MarshalText returns "[redacted]".
-func (Sensitive) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
-// LogValue is "[redacted]", for log/slog.
-func (Sensitive) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // SecretData is a secret made for one job from bytes the caller holds
 // (WithSecretData, WithSecretDataRef): created on the swarm just before the
@@ -436,7 +380,7 @@ func (r *Runner) removeData(ctx context.Context, kind, id, name, owner string) e
 		if err = r.removeDataOnce(ctx, kind, id); err == nil {
 			return nil
 		}
-		if !isInUse(err) || attempt == dataInUseRetries-1 || r.pause(ctx, 200*time.Millisecond<<attempt) != nil {
+		if !isInUse(err) || attempt == dataInUseRetries-1 || !sleep(r.clock, 200*time.Millisecond<<attempt, ctx.Done()) {
 			break
 		}
 	}
@@ -460,18 +404,6 @@ func (r *Runner) removeDataOnce(ctx context.Context, kind, id string) error {
 
 // isInUse says the swarm refused to remove data a service references.
 func isInUse(err error) bool { return strings.Contains(err.Error(), "in use") }
-
-// pause waits d on the Runner's clock, or until ctx is done.
-func (r *Runner) pause(ctx context.Context, d time.Duration) error {
-	t := r.clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // renewJobData pushes the lease of the job's data dataLease past now, so
 // that Prune leaves it alone while the job runs, also between two of its

@@ -211,7 +211,7 @@ func startCommandConn(hint, name string, args ...string) (*commandConn, error) {
 		closeAll(inR, inW)
 		return nil, err
 	}
-	c := &commandConn{stdin: inW, stdout: outR, stderr: &tailBuffer{max: 4096}, hint: hint, exited: make(chan struct{})}
+	c := &commandConn{stdin: inW, stdout: outR, stderr: &tailBuffer{tail: tail{size: 4096}}, hint: hint, exited: make(chan struct{})}
 	c.cmd = exec.Command(name, args...)
 	c.cmd.Stdin, c.cmd.Stdout, c.cmd.Stderr = inR, outW, c.stderr
 	c.cmd.SysProcAttr = commandProcAttr()
@@ -338,21 +338,17 @@ type commandAddr string
 func (a commandAddr) Network() string { return "command" }
 func (a commandAddr) String() string  { return string(a) }
 
-// tailBuffer keeps the last max bytes written to it.
+// tailBuffer keeps the last bytes written to it (output.go's tail), for
+// a command's stderr written and read from different goroutines.
 type tailBuffer struct {
-	max int
-
-	mu  sync.Mutex
-	buf []byte
+	mu   sync.Mutex
+	tail tail
 }
 
 func (b *tailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
+	b.tail.write(p)
 	return len(p), nil
 }
 
@@ -361,7 +357,7 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 func (b *tailBuffer) said() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := strings.TrimSpace(string(b.buf))
+	s := strings.TrimSpace(string(b.tail.bytes()))
 	if s == "" {
 		return ""
 	}

@@ -177,7 +177,7 @@ func TestTailBufferKeepsTheEnd(t *testing.T) {
 		{max: 10, writes: []string{"0123456789", "abcdef"}, said: ": it said: 6789abcdef"},
 	}
 	for _, tc := range cases {
-		b := &tailBuffer{max: tc.max}
+		b := &tailBuffer{tail: tail{size: tc.max}}
 		for _, w := range tc.writes {
 			_, _ = b.Write([]byte(w))
 		}
