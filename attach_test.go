@@ -2,6 +2,8 @@ package oneshot
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -23,8 +25,7 @@ func newFakeRunnerOn(t *testing.T, f *fakeEngine, c *fakeClock) (*Runner, *pollW
 	r := &Runner{api: f, log: quietLogger, clock: c, inFlight: map[*Job]bool{}}
 	r.watch = newWatcher(f, r.log, c)
 	polls := watchPolls(r)
-	wakeOthers := f.changed
-	f.changed = func() { wakeOthers(); r.watch.wakeUp() }
+	f.alsoWake(r)
 	t.Cleanup(func() { closeOnTheClock(t, r, c) })
 	return r, polls
 }
@@ -108,13 +109,19 @@ func TestTheLastLiveWaiterRemovesTheService(t *testing.T) {
 		labels  map[string]string
 		keep    bool
 		removed bool
+		// presence, if set, is the other's Runner's presence holding it:
+		// "live", "dead", or "unknown" (it cannot be listed).
+		presence string
 	}{
-		{"alone", map[string]string{waiterLabel("me"): live}, false, true},
-		{"another waits", map[string]string{waiterLabel("me"): live, waiterLabel("other"): live}, false, false},
-		{"the other died", map[string]string{waiterLabel("me"): live, waiterLabel("other"): dead}, false, true},
-		{"a lease that is not a time", map[string]string{waiterLabel("me"): live, waiterLabel("other"): "soon"}, false, true},
-		{"kept", map[string]string{waiterLabel("me"): live}, true, false},
-		{"kept by its starter", map[string]string{waiterLabel("me"): live, LabelKeep: "true"}, false, false},
+		{"the other's lease ended, its Runner's presence holds it", map[string]string{waiterLabel("me"): live, waiterLabel("other"): dead}, false, false, live},
+		{"the other's lease and presence ended", map[string]string{waiterLabel("me"): live, waiterLabel("other"): dead}, false, true, dead},
+		{"the other's presence cannot be read", map[string]string{waiterLabel("me"): live, waiterLabel("other"): dead}, false, false, "unknown"},
+		{"alone", map[string]string{waiterLabel("me"): live}, false, true, ""},
+		{"another waits", map[string]string{waiterLabel("me"): live, waiterLabel("other"): live}, false, false, ""},
+		{"the other died", map[string]string{waiterLabel("me"): live, waiterLabel("other"): dead}, false, true, ""},
+		{"a lease that is not a time", map[string]string{waiterLabel("me"): live, waiterLabel("other"): "soon"}, false, true, ""},
+		{"kept", map[string]string{waiterLabel("me"): live}, true, false, ""},
+		{"kept by its starter", map[string]string{waiterLabel("me"): live, LabelKeep: "true"}, false, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, f, c := newFakeRunner(t)
@@ -131,6 +138,15 @@ func TestTheLastLiveWaiterRemovesTheService(t *testing.T) {
 				labels[k] = v
 			}
 			f.services["svc"] = swarm.Service{ID: "svc", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "job", Labels: labels}}}
+			switch tc.presence {
+			case "live", "dead":
+				until, _ := time.Parse(time.RFC3339, map[string]string{"live": live, "dead": dead}[tc.presence])
+				_, err := f.jobData().create("config", swarm.Annotations{Name: presenceName("r2"),
+					Labels: presenceLabels("r2", map[string]bool{"other": true}, until)}, nil)
+				require.NoError(t, err)
+			case "unknown":
+				f.jobData().listErr = errors.New("manager busy")
+			}
 			j := r.newJob(JobSpec{Keep: tc.keep}, "job", "svc", "me", now)
 			removed, err := j.leaveService()
 			require.NoError(t, err)
@@ -139,6 +155,41 @@ func TestTheLastLiveWaiterRemovesTheService(t *testing.T) {
 				assert.NotContains(t, f.leases("svc"), waiterLabel("me"), "its own lease is dropped")
 				assert.Len(t, f.leases("svc"), len(tc.labels)-1-boolInt(tc.labels[LabelKeep] != ""))
 			}
+		})
+	}
+}
+
+// A waiter leaving reads the service first (another may wait on it): a
+// read that fails is made again, as a remove is, and one that keeps
+// failing says so in the Result's CleanupErr, the service left for Prune.
+func TestALeavingWaitersFailedReadIsMadeAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fails   int
+		removed bool
+	}{
+		{"once", 1, true},
+		{"three times", removeTries - 1, true},
+		{"every time", removeTries, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, f, c := newFakeRunner(t)
+			labels := map[string]string{waiterLabel("me"): leaseValue(c.Now().Add(time.Minute))}
+			f.services["svc"] = swarm.Service{ID: "svc", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "job", Labels: labels}}}
+			f.inspectErr, f.inspectFails = errors.New("connection reset by peer"), tc.fails
+			j := r.newJob(JobSpec{}, "job", "svc", "me", c.Now())
+			removed, err := j.leaveService()
+			assert.Equal(t, tc.removed, removed)
+			assert.Equal(t, min(tc.fails+1, removeTries), f.callCount("ServiceInspect"))
+			if tc.removed {
+				require.NoError(t, err)
+				assert.Equal(t, []string{"svc"}, f.removedServices())
+				return
+			}
+			var cleanupErr *CleanupError
+			require.ErrorAs(t, err, &cleanupErr)
+			assert.Contains(t, err.Error(), fmt.Sprintf("connection reset by peer (tried %d times)", removeTries))
+			assert.Empty(t, f.removedServices())
 		})
 	}
 }
@@ -333,25 +384,6 @@ func TestPruneLeavesAJobALiveProcessWaitsOn(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pruned, 1)
 	assert.Equal(t, "dead", pruned[0].ID, "a process that died holds its job only until its lease expires")
-}
-
-func TestALeaseIsRenewedWhileTheJobRuns(t *testing.T) {
-	r, f, c := newFakeRunner(t)
-	job := startRunning(t, r, f, "job1")
-	updates := make(chan swarm.ServiceSpec, 4)
-	f.mu.Lock()
-	f.onUpdate = func(s swarm.ServiceSpec) { updates <- s }
-	f.mu.Unlock()
-	c.Advance(leaseRenewEvery)
-	renewed := await(t, updates, "the lease renewed")
-	expires, err := time.Parse(time.RFC3339, renewed.Labels[waiterLabel(job.waiter)])
-	require.NoError(t, err)
-	assert.Equal(t, c.Now().Add(leaseTTL).Truncate(time.Second), expires)
-	assert.NotContains(t, renewed.TaskTemplate.ContainerSpec.Labels, waiterLabel(job.waiter), "on the service only: the task is left alone")
-	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
-	w := await(t, waitAsync(context.Background(), job), "Wait")
-	require.NoError(t, w.err)
-	assert.Nil(t, w.res.CleanupErr)
 }
 
 // mustSecondRunner is another process's Runner, for tests that need

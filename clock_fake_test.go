@@ -1,8 +1,13 @@
 package oneshot
 
 import (
+	"fmt"
+	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -13,6 +18,8 @@ type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
 	timers []*fakeTimer
+	// added is closed, and made anew, when a timer is set.
+	added chan struct{}
 }
 
 type fakeTimer struct {
@@ -20,9 +27,11 @@ type fakeTimer struct {
 	at    time.Time
 	ch    chan time.Time
 	f     func()
+	// setBy names the functions that set it, innermost first.
+	setBy []string
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: t0} }
+func newFakeClock() *fakeClock { return &fakeClock{now: t0, added: make(chan struct{})} }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -31,11 +40,25 @@ func (c *fakeClock) Now() time.Time {
 }
 
 func (c *fakeClock) NewTimer(d time.Duration) timer {
-	return c.add(&fakeTimer{ch: make(chan time.Time, 1)}, d)
+	return c.add(&fakeTimer{ch: make(chan time.Time, 1), setBy: callers()}, d)
 }
 
 func (c *fakeClock) AfterFunc(d time.Duration, f func()) timer {
-	return c.add(&fakeTimer{f: f}, d)
+	return c.add(&fakeTimer{f: f, setBy: callers()}, d)
+}
+
+// callers names the functions that called NewTimer or AfterFunc.
+func callers() []string {
+	pcs := make([]uintptr, 8)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	var names []string
+	for {
+		f, more := frames.Next()
+		names = append(names, f.Function)
+		if !more {
+			return names
+		}
+	}
 }
 
 func (c *fakeClock) add(t *fakeTimer, d time.Duration) *fakeTimer {
@@ -43,6 +66,8 @@ func (c *fakeClock) add(t *fakeTimer, d time.Duration) *fakeTimer {
 	t.clock, t.at = c, c.now.Add(d)
 	if d > 0 {
 		c.timers = append(c.timers, t)
+		close(c.added)
+		c.added = make(chan struct{})
 		c.mu.Unlock()
 		return t
 	}
@@ -50,6 +75,28 @@ func (c *fakeClock) add(t *fakeTimer, d time.Duration) *fakeTimer {
 	c.mu.Unlock()
 	t.fire(now)
 	return t
+}
+
+// awaitTimer waits until a timer that a function named by (for instance
+// "(*Runner).readLog") set is to fire d from now, failing the test if none
+// is for long: the code under test is then waiting on it. (Another timer
+// may be due then too: the shared poll spaces its polls by how long the
+// last one took on the clock, which a test moving it makes any length.)
+func (c *fakeClock) awaitTimer(t *testing.T, d time.Duration, by string) {
+	t.Helper()
+	for {
+		c.mu.Lock()
+		due := c.now.Add(d)
+		set := slices.ContainsFunc(c.timers, func(t *fakeTimer) bool {
+			return t.at.Equal(due) && slices.ContainsFunc(t.setBy, func(f string) bool { return strings.HasSuffix(f, by) })
+		})
+		added := c.added
+		c.mu.Unlock()
+		if set {
+			return
+		}
+		await(t, added, fmt.Sprintf("a timer of %s", d))
+	}
 }
 
 // Advance moves the time on by d and fires the timers due, in order.

@@ -59,8 +59,15 @@ func decide(snap snapshot, policy waitPolicy, now time.Time) verdict {
 	switch {
 	case state.Terminal():
 		v.kind = classify(latest)
-		if v.kind == ErrServiceRemoved && slices.ContainsFunc(snap.tasks, parked) {
+		switch {
+		case v.kind != ErrServiceRemoved:
+		case slices.ContainsFunc(snap.tasks, parked):
 			v.kind, v.reason = ErrJobStopped, "another process waiting on the job stopped it (Job.Stop, oneshot stop)"
+		case !snap.gone && snap.downSeen[latest.NodeID]:
+			// The swarm shuts down the tasks of a node it marked down, even
+			// for a moment, and the node applies it once back.
+			v.kind = ErrNodeLost
+			v.reason = fmt.Sprintf("the swarm shut the task down after node %s was seen down", orDefault(snap.nodes[latest.NodeID].hostname, shortID(latest.NodeID)))
 		}
 		// Every task so far failed: a retry is coming unless they used up
 		// the retries or the service is gone.

@@ -91,6 +91,8 @@ func TestDecide(t *testing.T) {
 			done: true, kind: ErrTaskFailed, taskID: "a", attempts: 1},
 		{name: "orphaned", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateOrphaned)}}, done: true, kind: ErrNodeLost, taskID: "a", attempts: 1},
 		{name: "shut down by someone else", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateShutdown)}}, done: true, kind: ErrServiceRemoved, taskID: "a", attempts: 1},
+		{name: "shut down by the swarm after its node was down for a moment", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateShutdown)}, nodes: ready,
+			downSeen: map[string]bool{"n1": true}}, done: true, kind: ErrNodeLost, taskID: "a", attempts: 1},
 		{name: "service removed while running", snap: snapshot{tasks: []swarm.Task{task("a", 0, swarm.TaskStateRunning)}, nodes: ready, gone: true},
 			done: true, kind: ErrServiceRemoved, taskID: "a", attempts: 1},
 		{name: "only the current job iteration counts",

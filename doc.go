@@ -59,7 +59,8 @@
 // pipelines deploying at once run their migration once); Job.Detach leaves
 // a job running, Job.Stop stops it for all its waiters. Each waiter reads
 // the whole Result, and the last one removes the service: each holds a
-// lease on it, renewed while it waits, which Prune respects.
+// lease on it while it waits (its Runner's presence holds the leases of
+// long jobs), which Prune respects.
 //
 // FromService makes a JobSpec from a deployed service's own spec (a stack's
 // app, say), and FromCompose from a service of a compose file with `docker

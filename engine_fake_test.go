@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,19 @@ type fakeEngine struct {
 	// a final log read fails with.
 	createGate                   chan struct{}
 	createErr, removeErr, logErr error
+	// removeFails, if set, is how many removes fail with removeErr before
+	// they pass again (all fail if unset); removedAnyway makes a failing
+	// remove still remove, as a call whose answer was lost may.
+	removeFails   int
+	removedAnyway bool
+	// inspectErr, if set, is what the next inspectFails service inspects
+	// fail with.
+	inspectErr   error
+	inspectFails int
+	// cutReads, if set, are how the next final reads are cut short, in
+	// order; cut receives each one's task.
+	cutReads []cutRead
+	cut      chan string
 	// createdAnyway makes a failing create still make the service;
 	// refuseName, if set, is a service name whose create fails as a name
 	// already taken does.
@@ -61,14 +75,20 @@ type fakeEngine struct {
 	// poll, the latter reading the nodes again; polls tells when the
 	// Runner's polls end.
 	changed, nodeChanged func()
+	wakeMu               sync.Mutex // guards changed once Runners run
 	polls                *pollWatch
+	// hangTaskList makes the next TaskList hang until its caller gives
+	// up; hung says it did.
+	hangTaskList atomic.Bool
+	hung         chan string
 }
 
 func newFakeEngine() *fakeEngine {
 	return &fakeEngine{
 		services: map[string]swarm.Service{}, tasks: map[string][]swarm.Task{}, logs: map[string]*engineLog{},
 		calls: map[string]int{}, events: make(chan events.Message, 16), eventErr: make(chan error, 1),
-		opened: make(chan string, 16), parked: make(chan string, 256), creating: make(chan string, 256),
+		opened: make(chan string, 16), parked: make(chan string, 256), creating: make(chan string, 256), hung: make(chan string, 16),
+		cut:   make(chan string, 16),
 		nodes: []swarm.Node{{ID: "n1", Description: swarm.NodeDescription{Hostname: "node-1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}},
 	}
 }
@@ -86,9 +106,20 @@ func (f *fakeEngine) callCount(name string) int {
 }
 
 func (f *fakeEngine) wake() {
-	if f.changed != nil {
-		f.changed()
+	f.wakeMu.Lock()
+	changed := f.changed
+	f.wakeMu.Unlock()
+	if changed != nil {
+		changed()
 	}
+}
+
+// alsoWake makes a change wake r too.
+func (f *fakeEngine) alsoWake(r *Runner) {
+	f.wakeMu.Lock()
+	defer f.wakeMu.Unlock()
+	wakeOthers := f.changed
+	f.changed = func() { wakeOthers(); r.watch.wakeUp() }
 }
 
 // setTasks replaces the tasks of service id, keeping the never-running
@@ -178,6 +209,10 @@ func (f *fakeEngine) ServiceInspect(_ context.Context, id string, _ client.Servi
 	f.count("ServiceInspect")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.inspectFails > 0 {
+		f.inspectFails--
+		return client.ServiceInspectResult{}, f.inspectErr
+	}
 	s, ok := f.service(id)
 	if !ok {
 		return client.ServiceInspectResult{}, cerrdefs.ErrNotFound
@@ -259,25 +294,41 @@ func (f *fakeEngine) ServiceRemove(_ context.Context, id string, _ client.Servic
 	f.count("ServiceRemove")
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.removeErr != nil {
-		return client.ServiceRemoveResult{}, f.removeErr
-	}
 	if _, ok := f.services[id]; !ok {
 		return client.ServiceRemoveResult{}, cerrdefs.ErrNotFound
 	}
+	err := f.removeErr
+	if err != nil && f.removeFails > 0 {
+		if f.removeFails--; f.removeFails == 0 {
+			f.removeErr = nil // the next removes pass
+		}
+	}
+	if err == nil || f.removedAnyway {
+		f.removeLocked(id)
+	}
+	return client.ServiceRemoveResult{}, err
+}
+
+// removeLocked removes the service id as the swarm does. Called with f.mu
+// held.
+func (f *fakeEngine) removeLocked(id string) {
 	delete(f.services, id)
 	for _, t := range f.tasks[id] {
 		f.gone = append(f.gone, t.ID) // the swarm deletes the tasks, and their logs
 	}
 	delete(f.tasks, id)
 	f.removed = append(f.removed, id)
-	return client.ServiceRemoveResult{}, nil
 }
 
 // TaskList honours "service" filters the way the engine does, failing the
 // whole list when one names a service that does not exist.
-func (f *fakeEngine) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
+func (f *fakeEngine) TaskList(ctx context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
 	f.count("TaskList")
+	if f.hangTaskList.CompareAndSwap(true, false) {
+		f.hung <- "TaskList"
+		<-ctx.Done() // an engine that never answers: only the caller's bound ends it
+		return client.TaskListResult{}, ctx.Err()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []swarm.Task
@@ -304,9 +355,17 @@ func (f *fakeEngine) TaskLogs(ctx context.Context, taskID string, o client.TaskL
 	if !o.Follow {
 		f.mu.Lock()
 		err := f.logErr
+		var cut *cutRead
+		if len(f.cutReads) > 0 {
+			cut, f.cutReads = &f.cutReads[0], f.cutReads[1:]
+		}
 		f.mu.Unlock()
 		if err != nil {
 			return nil, err
+		}
+		if cut != nil {
+			defer func() { f.cut <- taskID }()
+			return io.NopCloser(bytes.NewReader(l.finalCut(*cut))), nil
 		}
 		return io.NopCloser(bytes.NewReader(l.final())), nil
 	}
@@ -446,8 +505,9 @@ type fakeDataStore struct {
 	madeAnyway bool
 	listErr    error
 	calls      map[string]int
-	// updated receives the kind of each item updated (a lease renewed).
-	updated chan string
+	// updated receives the kind of each item updated (a lease renewed),
+	// made the name of each item made.
+	updated, made chan string
 }
 
 type fakeDataItem struct {
@@ -463,7 +523,7 @@ var fakeDataStores sync.Map // *fakeEngine -> *fakeDataStore
 // jobData is the fake engine's store of data made for jobs.
 func (f *fakeEngine) jobData() *fakeDataStore {
 	v, _ := fakeDataStores.LoadOrStore(f, &fakeDataStore{engine: f, items: map[string]*fakeDataItem{}, now: time.Now, calls: map[string]int{},
-		updated: make(chan string, 256)})
+		updated: make(chan string, 256), made: make(chan string, 256)})
 	return v.(*fakeDataStore)
 }
 
@@ -483,6 +543,7 @@ func (d *fakeDataStore) create(kind string, meta swarm.Annotations, data []byte)
 	d.seq++
 	id := fmt.Sprintf("%s-%d", kind, d.seq)
 	d.items[id] = &fakeDataItem{kind: kind, id: id, meta: meta, data: slices.Clone(data), version: 1, created: d.now()}
+	d.made <- meta.Name
 	if failed {
 		return "", errors.New("connection reset by peer")
 	}

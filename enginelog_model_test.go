@@ -133,6 +133,42 @@ func (l *engineLog) final() []byte {
 	return buf.Bytes()
 }
 
+// cutRead is how the engine cuts a final read short: after its first
+// entries, with the engine's own error (a frame of its own, as the swarm
+// sends when it cannot reach the node that holds the log), or inside the
+// next entry (a connection lost).
+type cutRead struct {
+	entries int
+	err     string // empty: cut inside an entry
+}
+
+// unreachableNode is the error the swarm's log broker sends in the stream
+// while the node that holds the log has not come back to the manager
+// (measured on 20.10 while a new leader was being elected).
+const unreachableNode = "Error grabbing logs: rpc error: code = Unknown desc = warning: incomplete log stream. " +
+	"some logs could not be retrieved for the following reasons: node z292zrohf2c6zloqhg96bvi2d is not available"
+
+// finalCut is a final read that cut cuts short.
+func (l *engineLog) finalCut(cut cutRead) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var buf bytes.Buffer
+	for _, e := range l.entries[l.kept:][:cut.entries] {
+		e.frame(&buf)
+	}
+	if cut.err == "" {
+		var next bytes.Buffer
+		l.entries[l.kept+cut.entries].frame(&next)
+		buf.Write(next.Bytes()[:next.Len()/2])
+		return buf.Bytes()
+	}
+	header := [8]byte{3}
+	binary.BigEndian.PutUint32(header[4:], uint32(len(cut.err)))
+	buf.Write(header[:])
+	buf.WriteString(cut.err)
+	return buf.Bytes()
+}
+
 // followed is what a follow serves once n entries are logged: the first
 // n, or what the follow model says.
 func (l *engineLog) followed(n int) []byte {

@@ -154,6 +154,9 @@ func dataOpts() []Option {
 func dataLeft(f *fakeEngine) []string {
 	var out []string
 	for _, it := range f.jobData().all() {
+		if it.meta.Labels[LabelRunner] != "" {
+			continue // a Runner's presence (presence.go), not a job's data
+		}
 		out = append(out, it.kind+" "+it.meta.Labels[LabelDataOwner])
 	}
 	return out

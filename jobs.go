@@ -36,15 +36,17 @@ type JobInfo struct {
 	Kept, Stopped bool
 	// IdempotencyKey is the key the job was started with, if any.
 	IdempotencyKey string
-	// Waiters counts the processes whose lease on the job is live: they
-	// wait on it, and Prune leaves it alone.
+	// Waiters counts the processes whose lease on the job is live, or held
+	// by their Runner's presence: they wait on it, and Prune leaves it
+	// alone.
 	Waiters int
 	// Labels are the service's labels.
 	Labels map[string]string
 }
 
 // Jobs lists the job services on the swarm (those with the LabelManaged
-// label), oldest first: three requests, whatever their number.
+// label), oldest first: four requests (the services, their tasks, the
+// nodes, the Runners' presences), whatever their number.
 func (r *Runner) Jobs(ctx context.Context) ([]JobInfo, error) {
 	jobs, err := r.jobs(ctx)
 	if cerrdefs.IsNotFound(err) { // a service went between the two lists
@@ -82,21 +84,23 @@ func (r *Runner) jobs(ctx context.Context) ([]JobInfo, error) {
 	for _, t := range tasks.Items {
 		byService[t.ServiceID] = append(byService[t.ServiceID], t)
 	}
+	held, _, _ := r.heldWaiters(ctx) // none known: only the leases on the services count
 	now := r.clock.Now()
 	var out []JobInfo
 	for _, s := range services.Items {
-		out = append(out, jobInfo(s, byService[s.ID], names, now))
+		out = append(out, jobInfo(s, byService[s.ID], names, now, held))
 	}
 	slices.SortFunc(out, func(a, b JobInfo) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil
 }
 
-// jobInfo describes the job of service s, whose tasks are tasks.
-func jobInfo(s swarm.Service, tasks []swarm.Task, nodeNames map[string]string, now time.Time) JobInfo {
+// jobInfo describes the job of service s, whose tasks are tasks; held
+// lists the waiters that live presences hold.
+func jobInfo(s swarm.Service, tasks []swarm.Task, nodeNames map[string]string, now time.Time, held map[string]bool) JobInfo {
 	labels := s.Spec.Labels
 	info := JobInfo{Name: s.Spec.Name, ServiceID: s.ID, CreatedAt: s.CreatedAt, ExitCode: -1, Job: labels[LabelJob],
 		Kept: labels[LabelKeep] == "true", IdempotencyKey: labels[LabelIdempotencyKey],
-		Waiters: len(liveWaiters(labels, now, "")), Labels: maps.Clone(labels),
+		Waiters: len(liveWaiters(labels, now, "", held)), Labels: maps.Clone(labels),
 		Stopped: slices.ContainsFunc(tasks, parked)}
 	info.TaskIndex, _ = strconv.Atoi(labels[LabelTaskIndex])
 	if cs := s.Spec.TaskTemplate.ContainerSpec; cs != nil {

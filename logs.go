@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -112,9 +113,20 @@ func (r *Runner) followOnce(ctx context.Context, out *taskOutput) error {
 		return err
 	}
 	defer rc.Close()
-	_, err = io.Copy(out, rc)
+	_, err = io.CopyBuffer(out, onlyReader{rc}, make([]byte, followBufferSize))
 	return err
 }
+
+// followBufferSize is the follower's read buffer: a follow lasts as long
+// as its job, and io.Copy's own 32 KiB would be most of the memory a job
+// in flight holds.
+const followBufferSize = 4 << 10
+
+// onlyReader hides all but Read, so that io.CopyBuffer uses the buffer
+// given.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 // stop ends the follower.
 func (f *follower) stop() {
@@ -123,22 +135,76 @@ func (f *follower) stop() {
 }
 
 // readLog reads the whole log of out's task, which has ended, and settles
-// out with it (see output.go).
-func (r *Runner) readLog(ctx context.Context, out *taskOutput) error {
-	rc, err := r.api.TaskLogs(ctx, out.taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
+// out with it (see output.go). A read that the swarm cuts short in a way
+// that may pass (see readAgain) is made again, after pauses doubling up
+// to maxFollowRetry, for up to patience: it resumes where the cut one
+// stopped.
+func (r *Runner) readLog(ctx context.Context, out *taskOutput, patience time.Duration) error {
+	read := out.finalRead()
+	var firstCut time.Time
+	var pause time.Duration
+	for tries := 1; ; tries++ {
+		err := r.readLogOnce(ctx, out.taskID, read)
+		if err == nil {
+			read.finish()
+			return nil
+		}
+		if firstCut.IsZero() {
+			firstCut = r.clock.Now()
+		}
+		if ctx.Err() != nil || !readAgain(err) || r.clock.Now().Sub(firstCut) >= patience {
+			return triedError(err, tries)
+		}
+		pause = min(max(2*pause, 100*time.Millisecond), maxFollowRetry)
+		r.log.Debug("oneshot: log read cut short; reading it again", "task", out.taskID, "err", err, "in", pause)
+		if !sleep(r.clock, pause, ctx.Done()) {
+			return triedError(err, tries)
+		}
+		read.again()
+	}
+}
+
+// logReadPatience bounds how long the final read of the task that decided
+// a job is made again when cut short: long enough for the node that holds
+// the log to come back to a manager elected after the last one was lost
+// (measured: a few seconds after the election, itself up to ~20 s after
+// the loss on 20.10). A read whose node is known lost is not made again.
+const logReadPatience = 30 * time.Second
+
+// readLogOnce reads the whole log of a task into read, once.
+func (r *Runner) readLogOnce(ctx context.Context, taskID string, read *finalRead) error {
+	rc, err := r.api.TaskLogs(ctx, taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	read := out.finalRead()
 	if _, err := io.Copy(read, rc); err != nil {
 		return err
 	}
 	if read.split.inEntry() {
-		return errors.New("the log ended inside an entry")
+		return errLogCut
 	}
-	read.finish()
-	return nil
+	return read.resumed()
+}
+
+// errLogCut says a log read ended inside an entry.
+var errLogCut = errors.New("the log ended inside an entry")
+
+// readAgain reports whether a log read that failed with err may succeed
+// when made again: the swarm could not reach the node that holds the log
+// for now (a node not yet back with a manager elected after a loss: the
+// engine's "incomplete log stream"), or the read was cut short.
+func readAgain(err error) bool {
+	return strings.Contains(err.Error(), "incomplete log stream") || errors.Is(err, errLogCut) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || isHostCut(err)
+}
+
+// triedError says how many reads err ended.
+func triedError(err error, tries int) error {
+	if tries == 1 {
+		return err
+	}
+	return fmt.Errorf("%w (read %d times)", err, tries)
 }
 
 // entrySplitter splits a multiplexed, timestamped log stream, written in

@@ -2,7 +2,9 @@ package oneshot
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -117,4 +119,123 @@ func randomBytes(n int, seed uint64) []byte {
 	p := make([]byte, n)
 	_, _ = rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16)}).Read(p)
 	return p
+}
+
+// cutJob runs a job whose follower takes only its first stdout line, and
+// whose final reads the engine cuts short as cuts says; onCut is told of
+// each cut once it is served. It returns the job's live stdout and Wait.
+func cutJob(t *testing.T, cuts []cutRead, onCut func(c *fakeClock, cut int)) (*lineWriter, waited) {
+	t.Helper()
+	r, f, c := newFakeRunner(t)
+	live := newLineWriter()
+	job := startJob(t, context.Background(), r, "job1", WithStdout(live))
+	f.log("t1").follow = stallAt(1)
+	running(f, job, "t1")
+	for i := 1; i <= 6; i++ {
+		f.log("t1").write(i%3 == 0, fmt.Appendf(nil, "line %d\n", i))
+	}
+	awaitLive(t, live, "line 1\n")
+	f.mu.Lock()
+	f.cutReads = cuts
+	f.mu.Unlock()
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
+	waiting := waitAsync(context.Background(), job)
+	for i := range cuts {
+		await(t, f.cut, "a final read cut short")
+		onCut(c, i)
+	}
+	return live, await(t, waiting, "Wait")
+}
+
+// readPause is the pause before the final read made again after the n-th
+// cut (from 0).
+func readPause(n int) time.Duration {
+	return min(100*time.Millisecond<<n, maxFollowRetry)
+}
+
+func TestAFinalReadCutShortIsMadeAgainFromWhereItWasCut(t *testing.T) {
+	const stdout, stderr = "line 1\nline 2\nline 4\nline 5\n", "line 3\nline 6\n"
+	for _, tc := range []struct {
+		name string
+		cuts []cutRead
+	}{
+		{"the node is not back with the manager yet", []cutRead{{0, unreachableNode}, {0, unreachableNode}}},
+		{"cut after some entries", []cutRead{{2, unreachableNode}, {4, unreachableNode}}},
+		{"cut after some entries, then before them", []cutRead{{4, unreachableNode}, {1, unreachableNode}}},
+		{"cut inside an entry", []cutRead{{1, ""}, {3, ""}, {5, ""}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			live, w := cutJob(t, tc.cuts, func(c *fakeClock, cut int) {
+				c.awaitTimer(t, readPause(cut), "(*Runner).readLog")
+				c.Advance(readPause(cut))
+			})
+			require.NoError(t, w.err)
+			assert.Equal(t, stdout, string(w.res.Stdout))
+			assert.Equal(t, stderr, string(w.res.Stderr))
+			assert.Equal(t, stdout, live.String(), "every byte once")
+		})
+	}
+}
+
+func TestAFinalReadThatStaysCutSaysSo(t *testing.T) {
+	var cuts []cutRead
+	var waited time.Duration
+	for n := 0; waited < logReadPatience; n++ {
+		cuts = append(cuts, cutRead{2, unreachableNode})
+		waited += readPause(n)
+	}
+	cuts = append(cuts, cutRead{2, unreachableNode})
+	live, w := cutJob(t, cuts, func(c *fakeClock, cut int) {
+		if cut < len(cuts)-1 {
+			c.awaitTimer(t, readPause(cut), "(*Runner).readLog")
+			c.Advance(readPause(cut))
+		}
+	})
+	var outErr *OutputError
+	require.ErrorAs(t, w.err, &outErr)
+	assert.Equal(t, OutputLost, outErr.Problem)
+	assert.Contains(t, w.err.Error(), "node z292zrohf2c6zloqhg96bvi2d is not available")
+	assert.Contains(t, w.err.Error(), fmt.Sprintf("(read %d times)", len(cuts)))
+	assert.Equal(t, "line 1\nline 2\n", string(w.res.Stdout), "what was read is kept")
+	assert.Equal(t, "line 1\nline 2\n", live.String())
+}
+
+func TestAFinalReadMadeAgainChecksTheLogIsTheSame(t *testing.T) {
+	l := newEngineLog(time.Microsecond)
+	for i := range 4 {
+		l.write(false, fmt.Appendf(nil, "line %d\n", i))
+	}
+	o := newTaskOutput("t1", newSink("stdout", &liveWriter{}, 1<<20), newSink("stderr", &liveWriter{}, 1<<20))
+	read := o.finalRead()
+	_, err := read.Write(l.finalCut(cutRead{3, ""}))
+	require.NoError(t, err)
+	read.again()
+	other := newEngineLog(time.Microsecond)
+	other.write(false, []byte("another log\n"))
+	_, err = read.Write(other.final())
+	require.NoError(t, err, "too short to tell yet")
+	assert.ErrorIs(t, read.resumed(), errLogChanged, "it ended before where the cut one was")
+
+	read = newTaskOutput("t2", newSink("stdout", &liveWriter{}, 1<<20), newSink("stderr", &liveWriter{}, 1<<20)).finalRead()
+	_, err = read.Write(l.finalCut(cutRead{2, ""}))
+	require.NoError(t, err)
+	read.again()
+	_, err = read.Write(other.final())
+	require.NoError(t, err)
+	_, err = read.Write(other.final())
+	assert.ErrorIs(t, err, errLogChanged, "its first entries differ")
+}
+
+func TestAReadWithoutPatienceIsNotMadeAgain(t *testing.T) {
+	// The final read of a task whose node is known lost: the swarm's "not
+	// available" is final, and the job's end is not held up by it.
+	r, f, _ := newFakeRunner(t)
+	f.log("t1").write(false, []byte("line 1\n"))
+	f.cutReads = []cutRead{{0, unreachableNode}, {0, unreachableNode}}
+	out := newTaskOutput("t1", newSink("stdout", &liveWriter{}, 1<<20), newSink("stderr", &liveWriter{}, 1<<20))
+	err := r.readLog(context.Background(), out, 0)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is not available")
+	assert.NotContains(t, err.Error(), "read 2 times")
+	assert.Equal(t, 1, f.callCount("TaskLogs"), "read once")
 }

@@ -31,8 +31,12 @@ type Result struct {
 	Message, Err string
 	// Attempts counts the tasks the job took (1 unless retried).
 	Attempts int
-	// CreatedAt is when the task was created, StartedAt when oneshot first
-	// saw it running (zero if never), FinishedAt when it reached State.
+	// CreatedAt is when the task was created, StartedAt when its container
+	// started (the start event, when it ran on the node the Runner talks
+	// to) or else when oneshot first saw it running (zero if never),
+	// FinishedAt when it reached State: for a job whose container exited
+	// on that node, the time of its die event, a little ahead of the
+	// swarm's own record.
 	CreatedAt, StartedAt, FinishedAt time.Time
 	// CleanupErr, if set, says the job's service could not be removed (a
 	// *CleanupError): it is left on the swarm for Prune. Housekeeping does
@@ -69,8 +73,10 @@ type TaskResult struct {
 	// output read, as Wait says it for a job of one task: an *ExitError, a
 	// *TaskError, a *StopError, an *OutputError...; nil otherwise.
 	Err error
-	// StartedAt is when oneshot first saw the task running (zero if never),
-	// FinishedAt when it reached State.
+	// StartedAt is when the task's container started, as the engine the
+	// Runner talks to told (when it ran there), or else when oneshot first
+	// saw the task running (zero if never); FinishedAt when it reached
+	// State.
 	StartedAt, FinishedAt time.Time
 	// History holds every attempt of the task, oldest first: one, or more
 	// with WithRetries.
@@ -165,8 +171,10 @@ type Job struct {
 	timeout  string
 
 	leaseMu      sync.Mutex
-	leaseTimer   timer
 	leaseStopped bool
+	// wrote says this Job wrote to its service since it was made (a lease
+	// renewal, a park), so that its labels must be read before it leaves.
+	wrote atomic.Bool
 
 	// detaching is closed by Detach.
 	detachOnce sync.Once

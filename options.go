@@ -421,7 +421,7 @@ func (r *Runner) useEngine(option, host, contextName string) error {
 // managers, each given as WithHost takes it ("tcp://10.0.0.1:2375",
 // "ssh://admin@manager-2", with TLS from the environment as for
 // DOCKER_HOST). It uses the first; when the manager in use stops
-// answering (refused, broken, or silent for 15 s) or answers that it is no
+// answering (refused, broken, or silent for 10 s) or answers that it is no
 // manager or has no leader, it moves to the next and makes the call again
 // there, and jobs in flight keep waiting: their output is followed again
 // from the new manager. Give WithHosts instead of WithHost, WithContext or

@@ -2,7 +2,10 @@ package oneshot
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/maphash"
 	"io"
 	"sort"
@@ -140,7 +143,9 @@ func (o *taskOutput) finalRead() *finalRead {
 
 // finalRead is the writer of the final read of a task's log. It holds
 // back the run of identical entries the log starts with, until it knows
-// whether the log still starts where the follower's read did.
+// whether the log still starts where the follower's read did. A read cut
+// short is resumed by reading the log again (again): the entries the
+// earlier reads passed on are skipped, checked as a whole.
 type finalRead struct {
 	o       *taskOutput
 	split   entrySplitter
@@ -149,18 +154,59 @@ type finalRead struct {
 	// rotated says the engine rotated the start of the log away: the
 	// follower read entries that the final read no longer starts with.
 	rotated bool
+	// passed counts the entries taken so far, chain sums up their
+	// digests; a read again skips the first passed entries (skipped of
+	// them so far, summed up in skippedChain).
+	passed, skipped     int
+	chain, skippedChain uint64
+	err                 error
 }
+
+// errLogChanged says a log read again did not start with what the read
+// cut short had served.
+var errLogChanged = errors.New("the log read again differs from what the read cut short served")
 
 func (r *finalRead) Write(p []byte) (int, error) {
 	r.split.write(p)
-	if r.split.err != nil {
-		return 0, r.split.err
+	if err := cmp.Or(r.split.err, r.err); err != nil {
+		return 0, err
 	}
 	return len(p), nil
 }
 
+// again readies r for another read of the whole log after one was cut
+// short.
+func (r *finalRead) again() {
+	r.split.restart()
+	r.skipped, r.skippedChain = 0, 0
+}
+
+// resumed reports whether a read again has reached where the last one was
+// cut; it fails the read if the log differs.
+func (r *finalRead) resumed() error {
+	if r.err == nil && r.skipped < r.passed {
+		r.err = fmt.Errorf("%w: %d of its first %d entries", errLogChanged, r.skipped, r.passed)
+	}
+	return r.err
+}
+
+// chained adds digest d to a sum of digests in order.
+func chained(sum, d uint64) uint64 { return sum*0x100000001b3 ^ d }
+
 func (r *finalRead) entry(e entry) {
 	d := digestOf(e)
+	if r.err != nil {
+		return
+	}
+	if r.skipped < r.passed {
+		r.skipped, r.skippedChain = r.skipped+1, chained(r.skippedChain, d)
+		if r.skipped == r.passed && r.skippedChain != r.chain {
+			r.err = fmt.Errorf("%w: its first %d entries", errLogChanged, r.passed)
+		}
+		return
+	}
+	r.passed, r.chain = r.passed+1, chained(r.chain, d)
+	r.skipped, r.skippedChain = r.passed, r.chain
 	if !r.decided {
 		if r.start.add(e, d) {
 			return

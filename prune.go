@@ -31,9 +31,11 @@ type pruneConfig struct {
 // by the LabelManaged label) whose tasks have all ended: services kept with
 // WithKeep, or left by a process that died before its Wait. Jobs that still
 // run, jobs this Runner is waiting for, and jobs a live process waits on
-// (its lease on the service, renewed every minute, has not expired) are
-// left alone: a process that died holds its job at most 3 minutes. It returns what
-// it removed; services it could not remove are reported in the error.
+// (its lease on the service, or its Runner's presence, renewed every
+// minute, has not expired) are left alone: a process that died holds its
+// job at most 3 minutes. It returns what it removed; services it could not
+// remove are reported in the error. It removes the expired presences of
+// Runners too.
 //
 // It also removes the secrets and configs made for jobs (WithSecretData,
 // WithConfigData) that no service of their job uses any more: those of
@@ -52,13 +54,34 @@ func (r *Runner) Prune(ctx context.Context, opts ...PruneOption) ([]PrunedServic
 	if err != nil {
 		return nil, r.explain(ctx, "list job services", err)
 	}
-	pruned, err := r.pruneServices(ctx, services.Items, cfg)
-	return pruned, joinErrors(err, r.pruneJobData(ctx, cfg, prunedOwners(services.Items, pruned)))
+	held, expired, err := r.heldWaiters(ctx)
+	if err != nil {
+		return nil, r.explain(ctx, "list the presences of Runners", err)
+	}
+	pruned, err := r.pruneServices(ctx, services.Items, cfg, held)
+	return pruned, joinErrors(err, r.pruneJobData(ctx, cfg, prunedOwners(services.Items, pruned)), r.prunePresences(ctx, expired, cfg.dryRun))
+}
+
+// prunePresences removes the presences of Runners that have expired
+// (presence.go): their processes died, or lost the swarm for minutes.
+func (r *Runner) prunePresences(ctx context.Context, expired []swarm.Config, dryRun bool) error {
+	var errs []error
+	for _, c := range expired {
+		if dryRun {
+			continue
+		}
+		if _, err := r.api.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("oneshot: remove the expired presence %s: %w", c.Spec.Name, err))
+			continue
+		}
+		r.log.Info("oneshot: pruned the expired presence of a Runner", "config", c.Spec.Name)
+	}
+	return errors.Join(errs...)
 }
 
 // pruneServices removes the services among services that Prune may remove.
-func (r *Runner) pruneServices(ctx context.Context, services []swarm.Service, cfg pruneConfig) ([]PrunedService, error) {
-	candidates := r.pruneCandidates(services, cfg.olderThan)
+func (r *Runner) pruneServices(ctx context.Context, services []swarm.Service, cfg pruneConfig, held map[string]bool) ([]PrunedService, error) {
+	candidates := r.pruneCandidates(services, cfg.olderThan, held)
 	if len(candidates) == 0 {
 		return nil, nil
 	}
@@ -74,12 +97,13 @@ func (r *Runner) pruneServices(ctx context.Context, services []swarm.Service, cf
 }
 
 // pruneCandidates keeps the services old enough, not in flight here, and
-// that no live process waits on (waiters.go).
-func (r *Runner) pruneCandidates(services []swarm.Service, olderThan time.Duration) []swarm.Service {
+// that no live process waits on (waiters.go): held lists the waiters that
+// live presences hold.
+func (r *Runner) pruneCandidates(services []swarm.Service, olderThan time.Duration, held map[string]bool) []swarm.Service {
 	var out []swarm.Service
 	now := r.clock.Now()
 	for _, s := range services {
-		if now.Sub(s.CreatedAt) < olderThan || r.watch.watching(s.ID) || len(liveWaiters(s.Spec.Labels, now, "")) > 0 {
+		if now.Sub(s.CreatedAt) < olderThan || r.watch.watching(s.ID) || len(liveWaiters(s.Spec.Labels, now, "", held)) > 0 {
 			continue
 		}
 		out = append(out, s)

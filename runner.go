@@ -57,6 +57,8 @@ type Runner struct {
 	closed   bool
 	inFlight map[*Job]bool
 	running  sync.WaitGroup // the supervisors, and Starts under way
+
+	presence presence // holds the leases of its long jobs (presence.go)
 }
 
 // NewRunner makes a Runner. Without WithClient, WithHost or WithContext it
@@ -256,10 +258,10 @@ func (r *Runner) newJob(spec JobSpec, name, id, waiter string, started time.Time
 
 // launch starts the supervisor of a job whose service exists.
 func (r *Runner) launch(ctx context.Context, job *Job, by string) {
-	jw := r.watch.add(job.id)
+	jw := r.watch.add(job.id, !job.spec.Keep)
 	r.register(job)
 	job.watchForStop(ctx, by)
-	job.renewLeaseLater()
+	job.holdLease()
 	go job.supervise(jw)
 }
 

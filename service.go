@@ -119,14 +119,62 @@ func (r *Runner) parkOnce(ctx context.Context, id string) error {
 	return err
 }
 
+// removeTries bounds the tries of a cleanup call (a removal, or the read
+// and write of a waiter leaving) that the engine fails for another reason
+// than the service being gone: a loaded engine may fail one call that the
+// next one passes, and a service left behind is what oneshot must not do.
+// Removing is idempotent: a try whose answer was lost but that removed the
+// service makes the next one find it gone, which is success.
+const removeTries = 4
+
 // removeService removes the job's service; one that is already gone is no
-// error.
+// error. A try that fails is made again (retryCleanup).
 func (r *Runner) removeService(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serviceCallTimeout)
 	defer cancel()
-	_, err := r.api.ServiceRemove(ctx, id, client.ServiceRemoveOptions{})
-	if err != nil && !cerrdefs.IsNotFound(err) {
-		return &CleanupError{ServiceID: id, Err: err}
+	var failed retryCleanup
+	for {
+		_, err := r.api.ServiceRemove(ctx, id, client.ServiceRemoveOptions{})
+		if err == nil || cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		r.log.Debug("oneshot: removing the job service failed", "service", id, "try", failed.n+1, "err", err)
+		if !failed.again(ctx) {
+			return &CleanupError{ServiceID: id, Err: failed.say(err)}
+		}
 	}
-	return nil
+}
+
+// retryCleanup counts the failed tries of a cleanup call, to make it
+// again after a pause (50 ms, doubling), removeTries times in all.
+type retryCleanup struct{ n int }
+
+// again notes a failed try and says whether to make another one, after
+// its pause.
+func (f *retryCleanup) again(ctx context.Context) bool {
+	f.n++
+	return f.n < removeTries && pause(ctx, removePause<<(f.n-1))
+}
+
+// say is the error of the last try, with how many were made.
+func (f *retryCleanup) say(err error) error {
+	if f.n > 1 {
+		return fmt.Errorf("%w (tried %d times)", err, f.n)
+	}
+	return err
+}
+
+// removePause is the pause after a cleanup call's first failed try.
+const removePause = 50 * time.Millisecond
+
+// pause waits d, or until ctx is done: it says whether it waited d.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -117,7 +117,7 @@ type JobSpec struct {
 	// is stopped early (timeout, cancellation, Runner.Close) before it is
 	// killed. Zero means the engine's default (10 s). Wait returns once the
 	// job has ended; if the swarm does not report it ended within the
-	// grace period and 5 s more, the *StopError says it may still run.
+	// grace period and 10 s more, the *StopError says it may still run.
 	StopGracePeriod time.Duration
 	// Keep leaves the service on the swarm after the job ends, for
 	// inspection; Prune removes it later. A kept job is stopped all the

@@ -29,7 +29,7 @@ import (
 // task to be reported ended before it says the job may still run.
 const (
 	defaultStopGracePeriod = 10 * time.Second
-	stopMargin             = 5 * time.Second
+	stopMargin             = 10 * time.Second
 )
 
 // managerUnreachableLimit is how long the supervisor keeps trying while
@@ -81,6 +81,9 @@ func (j *Job) supervise(jw *jobWatch) {
 	}
 	res := j.result(end, obs)
 	outErr := obs.finishOutput(end.task, res, end.stillRunning != "" || errors.Is(end.kind, ErrNodeLost))
+	if neverRan(res, obs) {
+		res.ExitCode = -1 // stopped before it ever ran: a container never started exits 0
+	}
 	history := obs.history()
 	j.runner.watch.remove(jw)
 	res.CleanupErr = j.clearService(end)
@@ -134,6 +137,7 @@ func (j *Job) stopTask(jw *jobWatch, obs *observer, end *ending) {
 	deadline := j.clock().NewTimer(bound)
 	defer deadline.Stop()
 	seq := j.runner.watch.pollsStarted()
+	j.wrote.Store(true)
 	switch err := j.runner.parkService(context.Background(), j.id); {
 	case cerrdefs.IsNotFound(err):
 		return // someone removed the service: the swarm removes its task
@@ -143,7 +147,7 @@ func (j *Job) stopTask(jw *jobWatch, obs *observer, end *ending) {
 	}
 	j.runner.watch.wakeUpFast()
 	for {
-		snap := jw.snapshot()
+		snap := jw.stoppingSnapshot()
 		obs.see(snap)
 		var recheckAt time.Time
 		if snap.seq > seq { // a poll that started after the park
@@ -230,11 +234,19 @@ func (j *Job) result(end ending, obs *observer) *Result {
 	if res.State.Terminal() {
 		res.FinishedAt = t.Status.Timestamp
 		res.ExitCode = exitCode(t)
-		if res.State == StateShutdown && res.ExitCode == 0 && !obs.started[t.ID] {
-			res.ExitCode = -1 // stopped before it ever ran: a container never started exits 0
-		}
 	}
 	return res
+}
+
+// neverRan reports whether the job's task was stopped before its
+// container ever ran: shut down with the 0 that a container never started
+// exits with, and nothing says it ran: no poll saw it starting or running,
+// the Runner's engine sent no start event for it, and it printed nothing.
+// (A short job can start, print and end between two polls, and on another
+// node no event tells.)
+func neverRan(res *Result, obs *observer) bool {
+	printed := len(res.Stdout) > 0 || len(res.Stderr) > 0 || res.StdoutDropped > 0 || res.StderrDropped > 0
+	return res.State == StateShutdown && res.ExitCode == 0 && !obs.started[res.TaskID] && !printed
 }
 
 // outcome is the job's error: why it was stopped, the wait's own, the
@@ -337,10 +349,18 @@ func newObserver(j *Job) *observer {
 func (o *observer) see(snap snapshot) {
 	o.localExit = o.localExit || snap.localExit
 	tasks := jobTasks(snap.tasks)
+	if len(tasks) > 0 && o.startedAt.IsZero() {
+		// The container's start event, if the Runner's engine ran it: more
+		// exact than a poll, and there even when no poll saw it running.
+		o.startedAt = snap.local[tasks[len(tasks)-1].ID].started
+	}
 	if len(tasks) > 0 {
 		o.tasks = tasks
 	}
 	for i, t := range tasks {
+		if !snap.local[t.ID].started.IsZero() {
+			o.started[t.ID] = true // its container's start event
+		}
 		state := TaskState(t.Status.State)
 		if o.reported[t.ID] == state {
 			continue
@@ -376,7 +396,7 @@ func (o *observer) follow(task swarm.Task) {
 	}
 	if o.out != nil {
 		// A retry replaced the task: the old one's output first.
-		if err := o.settle(logReadTimeout); err != nil {
+		if err := o.settle(logReadTimeout, 0); err != nil {
 			o.earlier = append(o.earlier, err)
 		}
 	}
@@ -415,7 +435,7 @@ func (o *observer) readWhole(taskID string) *taskOutput {
 	printed := newTaskOutput(taskID, newSink("stdout", &liveWriter{}, limit), newSink("stderr", &liveWriter{}, limit))
 	ctx, cancel := context.WithTimeout(context.Background(), logReadTimeoutShort)
 	defer cancel()
-	if err := o.job.runner.readLog(ctx, printed); err != nil {
+	if err := o.job.runner.readLog(ctx, printed, 0); err != nil {
 		return nil
 	}
 	return printed
@@ -436,30 +456,35 @@ func (o *observer) newOutput(taskID string) *taskOutput {
 // the job, into res, and says what is missing, if anything.
 func (o *observer) finishOutput(task *swarm.Task, res *Result, nodeTrouble bool) error {
 	switch {
-	case task == nil || !hadContainer(task):
+	case (task == nil || !hadContainer(task)) && o.out == nil:
 		o.stopFollower()
 		return joinErrors(append(o.earlier, o.writerErrors()...)...)
+	case task == nil || !hadContainer(task):
+		// The task that decided the job is not known to have run, but the
+		// follower took output from one: keep it, and say what is missing.
+		nodeTrouble = true
 	case o.out == nil || o.out.taskID != task.ID:
 		o.stopFollower()
 		o.out = o.newOutput(task.ID) // never followed: read whole
 	}
-	timeout := logReadTimeout
+	timeout, patience := logReadTimeout, logReadPatience
 	if nodeTrouble {
-		timeout = logReadTimeoutShort
+		timeout, patience = logReadTimeoutShort, 0
 	}
-	err := o.settle(timeout)
+	err := o.settle(timeout, patience)
 	res.Stdout, res.StdoutDropped = o.out.stdout.sink.buf, o.out.stdout.sink.dropped()
 	res.Stderr, res.StderrDropped = o.out.stderr.sink.buf, o.out.stderr.sink.dropped()
 	return joinErrors(append(append(o.earlier, err), o.writerErrors()...)...)
 }
 
 // settle stops the follower and reads the current task's whole log, once
-// the task has ended; it reports what is missing.
-func (o *observer) settle(timeout time.Duration) error {
+// the task has ended, within timeout, reading it again when cut short for
+// up to patience; it reports what is missing.
+func (o *observer) settle(timeout, patience time.Duration) error {
 	o.stopFollower()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	readErr := o.job.runner.readLog(ctx, o.out)
+	readErr := o.job.runner.readLog(ctx, o.out, patience)
 	var errs []error
 	for _, gap := range o.out.gaps() {
 		if (gap.inResult || gap.extra) && o.writerOf(gap.stream).w == nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -160,6 +161,43 @@ func TestSuccessIsNilEvenWhenTheServiceCannotBeRemoved(t *testing.T) {
 	assert.Equal(t, job.ServiceID(), cleanupErr.ServiceID)
 }
 
+// A remove that fails is made again: a loaded engine may fail one call,
+// and a service left behind is what oneshot must not do. One whose answer
+// was lost but that removed the service finds it gone the next time.
+func TestARemoveThatFailsIsMadeAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		fails          int
+		removedAnyway  bool
+		wantCalls      int
+		wantCleanupErr bool
+	}{
+		{name: "once", fails: 1, wantCalls: 2},
+		{name: "three times", fails: 3, wantCalls: 4},
+		{name: "every time", fails: 0, wantCalls: removeTries, wantCleanupErr: true},
+		{name: "its answer lost", fails: 1, removedAnyway: true, wantCalls: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, f, _ := newFakeRunner(t)
+			f.removeErr, f.removeFails, f.removedAnyway = errors.New("connection reset by peer"), tc.fails, tc.removedAnyway
+			job := startJob(t, context.Background(), r, "job1")
+			f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
+			w := await(t, waitAsync(context.Background(), job), "Wait")
+			require.NoError(t, w.err)
+			assert.Equal(t, tc.wantCalls, f.callCount("ServiceRemove"))
+			if tc.wantCleanupErr {
+				var cleanupErr *CleanupError
+				require.ErrorAs(t, w.res.CleanupErr, &cleanupErr)
+				assert.Contains(t, cleanupErr.Error(), "connection reset by peer")
+				assert.Contains(t, cleanupErr.Error(), fmt.Sprintf("tried %d times", removeTries))
+				return
+			}
+			assert.NoError(t, w.res.CleanupErr)
+			assert.Equal(t, []string{job.ServiceID()}, f.removedServices())
+		})
+	}
+}
+
 func TestOutputThatCannotBeReadIsAnErrorEvenAfterExitZero(t *testing.T) {
 	r, f, _ := newFakeRunner(t)
 	f.logErr = errors.New("node gone")
@@ -298,7 +336,7 @@ func TestAStopThatDoesNotEndTheTaskIsBoundedAndSaysSo(t *testing.T) {
 	require.ErrorAs(t, w.err, &stopErr)
 	assert.True(t, stopErr.StillRunning)
 	assert.Contains(t, w.err.Error(), "may still be running")
-	assert.Contains(t, w.err.Error(), "had not ended 8s after it was asked to stop")
+	assert.Contains(t, w.err.Error(), fmt.Sprintf("had not ended %s after it was asked to stop", 3*time.Second+stopMargin))
 	assert.Equal(t, []string{job.ServiceID()}, f.removedServices(), "removed all the same: the swarm kills it")
 }
 
@@ -313,7 +351,7 @@ func TestAKeptJobIsStoppedToo(t *testing.T) {
 	last := f.updates[1]
 	assert.Contains(t, last.TaskTemplate.Placement.Constraints, parkConstraint, "kept parked: not scaled to zero (see parkConstraint)")
 	assert.Equal(t, uint64(1), *last.Mode.Replicated.Replicas)
-	assert.Empty(t, liveWaiters(last.Labels, time.Time{}, ""), "nobody waits on it: Prune may remove it")
+	assert.Empty(t, liveWaiters(last.Labels, time.Time{}, "", nil), "nobody waits on it: Prune may remove it")
 	assert.True(t, slices.ContainsFunc(f.tasks[job.ServiceID()], parked))
 }
 
@@ -545,4 +583,72 @@ func TestACreateThatFailsWhileCancelledSaysBoth(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Contains(t, err.Error(), "job job1 not started")
 	assert.Contains(t, err.Error(), "raft: no leader", "the engine's words too")
+}
+
+func TestAStopThatTimesOutKeepsWhatTheFollowerTook(t *testing.T) {
+	// The last poll saw the task still preparing (a loaded manager), while
+	// its container ran and printed: the Result holds what the follower
+	// took, and the error says what could not be checked.
+	r, f, c := newFakeRunner(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	live := newLineWriter()
+	job := startJob(t, ctx, r, "job1", WithStopGracePeriod(time.Second), WithStdout(live))
+	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStatePreparing))
+	f.polls.await(t, r)
+	f.log("t1").write(false, []byte("printed while the manager lagged\n"))
+	awaitLive(t, live, "printed while the manager lagged\n")
+	cancel()
+	await(t, f.parked, "the job's service parked")
+	f.polls.await(t, r)
+	f.mu.Lock()
+	f.logErr = errors.New("the log is gone with the service")
+	f.mu.Unlock()
+	c.Advance(time.Second + stopMargin)
+	w := await(t, waitAsync(context.Background(), job), "Wait")
+	var stopErr *StopError
+	require.ErrorAs(t, w.err, &stopErr)
+	assert.True(t, stopErr.StillRunning)
+	assert.Equal(t, "printed while the manager lagged\n", string(w.res.Stdout), "never a silent loss")
+	assert.ErrorIs(t, w.err, ErrOutputIncomplete, "the final read failed: it says so")
+}
+
+func TestAStoppedJobHasNoExitCodeOnlyIfNothingSaysItRan(t *testing.T) {
+	// A task shut down with exit code 0: a container that never started
+	// has it, and so has one that ended on its own as it was stopped. A
+	// short job can start, print and end between two polls.
+	for _, tc := range []struct {
+		name    string
+		printed string
+		start   bool // the Runner's engine sent the container's start event
+		want    int
+	}{
+		{"never ran", "", false, -1},
+		{"printed between two polls", "done\n", false, 0},
+		{"started, printed nothing", "", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, f, c := newFakeRunner(t)
+			handled := handledEvents(r)
+			ctx, cancel := context.WithCancel(context.Background())
+			job := startJob(t, ctx, r, "job1")
+			f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStatePreparing))
+			f.polls.await(t, r)
+			if tc.start {
+				started := containerEvent(job, "t1", 0)
+				started.Action = events.ActionStart
+				f.events <- started
+				await(t, handled, "the start event")
+			}
+			f.log("t1").write(false, []byte(tc.printed))
+			cancel()
+			await(t, f.parked, "the job's service parked")
+			stoppedWith(f, job, "t1", 0)
+			reaped(t, r, f, c)
+			w := await(t, waitAsync(context.Background(), job), "Wait")
+			var stopErr *StopError
+			require.ErrorAs(t, w.err, &stopErr)
+			assert.Equal(t, tc.want, w.res.ExitCode)
+			assert.Equal(t, tc.printed, string(w.res.Stdout))
+		})
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,12 +19,20 @@ import (
 )
 
 // How the shared task poll paces itself: it polls at minPoll while anything
-// changes or an event wakes it, backs off by pollBackoff while nothing
-// changes, up to maxPoll.
+// changes or an event wakes it, and backs off by pollBackoff while nothing
+// changes: up to maxPoll while every task in flight runs on the node the
+// Runner talks to (whose container events tell their end), up to
+// maxPollRemote otherwise (a task's end on another node is seen only by
+// the poll). pollTimeout bounds each of its requests: longer than
+// hostTimeout, so that WithHosts' failover, which cuts a call to a
+// manager that hangs after hostTimeout and moves on to the next one, cuts
+// it first (the poll cutting it would leave the failover on that manager).
 const (
-	minPoll     = 20 * time.Millisecond
-	maxPoll     = time.Second
-	pollBackoff = 1.5
+	minPoll       = 20 * time.Millisecond
+	maxPoll       = time.Second
+	maxPollRemote = 110 * time.Millisecond
+	pollBackoff   = 1.5
+	pollTimeout   = hostTimeout + 5*time.Second
 	// nodeRefresh is how old the node list may get while jobs run.
 	nodeRefresh = 2 * time.Second
 	// nodeLossConfirm is how long a node must stay down before its job is
@@ -44,10 +54,13 @@ const (
 
 // watcher is a Runner's waiting machinery, shared by all its jobs: one task
 // poll (one TaskList call per tick covering every job in flight) and one
-// engine event stream that wakes the poll at once when a job's container
-// dies on this node, a node changes state or a service is removed. The task
-// list is the truth; events only make it be read sooner. Each job's
-// supervisor (supervise.go) reads its own snapshot of it.
+// engine event stream. The task list is the truth, with one exception: a
+// job's container that exits on the node the Runner talks to says so in a
+// `die` event, with its exit code, tens of milliseconds before the manager
+// records it (container events are node-local), and that ends the job
+// (localExit). Other events make the poll look at once: a node that
+// changes state, a service removed. Each job's supervisor (supervise.go)
+// reads its own snapshot of it.
 type watcher struct {
 	api   engine
 	log   *slog.Logger
@@ -56,8 +69,10 @@ type watcher struct {
 	wake  chan struct{} // buffered: poll now
 	burst atomic.Bool   // with the wake: keep polling fast for burstLen
 	polls atomic.Uint64 // numbers the polls, counting those started
-	// afterPoll, if set, is called after each poll: tests wait on it.
-	afterPoll func()
+	// afterPoll and afterEvent, if set, are called after each poll and
+	// each event handled: tests wait on them.
+	afterPoll  func()
+	afterEvent func(events.Message)
 
 	mu     sync.Mutex
 	jobs   map[string][]*jobWatch // by service ID: one per Job of this Runner waiting on it
@@ -71,6 +86,24 @@ type watcher struct {
 	backAt      time.Time
 	stop        context.CancelFunc // stops the loops; nil when they are not running
 	closed      bool
+
+	// localNode is the swarm node ID of the engine the Runner talks to,
+	// read when the event stream opens; "" if unknown.
+	localNode string
+	// streamUp says an event stream is open; stream numbers them.
+	streamUp bool
+	stream   uint64
+	// services holds what the current event stream said of recently
+	// created services, by ID (see untouched).
+	services map[string]serviceSeen
+}
+
+// serviceSeen is what an event stream said of a service since it saw the
+// service created.
+type serviceSeen struct {
+	stream  uint64    // the stream that saw it created
+	at      time.Time // when
+	updated bool      // it saw an update since
 }
 
 // nodeInfo is what the watcher knows of a node.
@@ -92,6 +125,7 @@ func (n nodeInfo) lost() bool {
 type jobWatch struct {
 	serviceID string
 	changed   chan struct{} // buffered: the snapshot changed
+	localEnds bool          // a local die event ends a task
 
 	mu   sync.Mutex
 	snap snapshot
@@ -100,17 +134,46 @@ type jobWatch struct {
 // snapshot is what the watcher last saw of a job.
 type snapshot struct {
 	tasks     []swarm.Task
-	nodes     map[string]nodeInfo  // the nodes of its tasks
-	firstSeen map[string]time.Time // when each task was first seen (local clock)
-	gone      bool                 // the service no longer exists
-	localExit bool                 // its container's die event was seen on this node
-	err       error                // the last poll's error, nil once a poll succeeds
-	errSince  time.Time            // when polls started failing
-	seq       uint64               // the number of the poll that made it (see pollsStarted)
+	nodes     map[string]nodeInfo       // the nodes of its tasks
+	firstSeen map[string]time.Time      // when each task was first seen (local clock)
+	gone      bool                      // the service no longer exists
+	downSeen  map[string]bool           // the nodes seen down or disconnected while a task of the job lived on them
+	local     map[string]localContainer // by task ID: its container, as the Runner's engine told
+	localExit bool                      // one of its tasks ended by its die event, ahead of the manager
+	err       error                     // the last poll's error, nil once a poll succeeds
+	errSince  time.Time                 // when polls started failing
+	seq       uint64                    // the number of the poll that made it (see pollsStarted)
+}
+
+// localContainer is what the engine the Runner talks to said of a task's
+// container: when it started, and that it exited with code at endedAt, or
+// that it was killed (by a stop: then the manager's record says how the
+// task ended).
+type localContainer struct {
+	id      string
+	started time.Time
+	exited  bool
+	code    int
+	endedAt time.Time
+	killed  bool
+}
+
+// merge adds what a later event said to what was known.
+func (c localContainer) merge(later localContainer) localContainer {
+	c.id = later.id
+	if !later.started.IsZero() {
+		c.started = later.started
+	}
+	if later.exited {
+		c.exited, c.code, c.endedAt = true, later.code, later.endedAt
+	}
+	c.killed = c.killed || later.killed
+	return c
 }
 
 func newWatcher(api engine, log *slog.Logger, c clock) *watcher {
-	return &watcher{api: api, log: log, clock: c, wake: make(chan struct{}, 1), jobs: map[string][]*jobWatch{}, nodes: map[string]nodeInfo{}}
+	return &watcher{api: api, log: log, clock: c, wake: make(chan struct{}, 1), jobs: map[string][]*jobWatch{}, nodes: map[string]nodeInfo{},
+		services: map[string]serviceSeen{}}
 }
 
 // ensureRunning starts the poll and the event stream if they are not running.
@@ -131,9 +194,11 @@ func (w *watcher) ensureRunningLocked() {
 	go w.eventLoop(ctx)
 }
 
-// add starts watching the job service id.
-func (w *watcher) add(id string) *jobWatch {
-	jw := &jobWatch{serviceID: id, changed: make(chan struct{}, 1)}
+// add starts watching the job service id. With localEnds, a local die
+// event ends a task ahead of the manager's record (see withLocalExits):
+// not for a job whose service is kept, which is read afterwards.
+func (w *watcher) add(id string, localEnds bool) *jobWatch {
+	jw := &jobWatch{serviceID: id, changed: make(chan struct{}, 1), localEnds: localEnds}
 	jw.snap.firstSeen = map[string]time.Time{}
 	w.mu.Lock()
 	w.jobs[id] = append(w.jobs[id], jw)
@@ -194,8 +259,11 @@ func (w *watcher) pollLoop(ctx context.Context) {
 	for {
 		jobs := w.inFlight()
 		if len(jobs) > 0 {
-			idleSince = w.clock.Now()
-			p.polled(w.poll(ctx, jobs), w.clock.Now())
+			start := w.clock.Now()
+			idleSince = start
+			changed, quiet := w.poll(ctx, jobs)
+			p.polled(changed, quiet, w.clock.Now())
+			p.took(w.clock.Now().Sub(start))
 			if w.afterPoll != nil {
 				w.afterPoll()
 			}
@@ -218,22 +286,36 @@ func (w *watcher) pollLoop(ctx context.Context) {
 // pace is the shared poll's interval: minPoll while anything changes or an
 // event wakes it (burstPoll for burstLen after an event that says a task's
 // state is about to change), backing off by pollBackoff while nothing
-// changes, up to maxPoll.
+// changes, up to maxPoll while the poll is quiet (every task in flight
+// runs on the Runner's node: its die event will tell its end), else up to
+// maxPollRemote.
 type pace struct {
 	interval   time.Duration
 	burstUntil time.Time
 }
 
-// polled sets the interval after a poll that found changes or not.
-func (p *pace) polled(changed bool, now time.Time) {
+// polled sets the interval after a poll that found changes or not, and
+// was quiet or not.
+func (p *pace) polled(changed, quiet bool, now time.Time) {
+	ceiling := maxPollRemote
+	if quiet {
+		ceiling = maxPoll
+	}
 	switch {
 	case now.Before(p.burstUntil):
 		p.interval = burstPoll
 	case changed:
 		p.interval = minPoll
 	default:
-		p.interval = min(time.Duration(float64(p.interval)*pollBackoff), maxPoll)
+		p.interval = min(time.Duration(float64(p.interval)*pollBackoff), ceiling)
 	}
+}
+
+// took spaces the next poll at least as far as the last one took: a poll
+// that takes long (many jobs, a loaded engine) is not followed at once by
+// the next, so that polls take at most half the time.
+func (p *pace) took(d time.Duration) {
+	p.interval = max(p.interval, d)
 }
 
 // woken resets the interval when the poll is woken, for a burst if asked.
@@ -269,22 +351,25 @@ func (w *watcher) inFlight() map[string][]*jobWatch {
 }
 
 // poll reads the tasks of jobs (and the nodes, when needed) and hands each
-// job its new snapshot. It reports whether anything changed.
-func (w *watcher) poll(ctx context.Context, jobs map[string][]*jobWatch) bool {
+// job its new snapshot. It reports whether anything changed, and whether
+// the poll may be quiet: every task in flight runs on the Runner's node.
+func (w *watcher) poll(ctx context.Context, jobs map[string][]*jobWatch) (changed, quiet bool) {
 	filters := make(client.Filters)
 	for id := range jobs {
 		filters.Add("service", id)
 	}
 	p := w.startPoll()
-	list, err := w.api.TaskList(ctx, client.TaskListOptions{Filters: filters})
+	list, err := pollBounded(ctx, w.clock, func(ctx context.Context) (client.TaskListResult, error) {
+		return w.api.TaskList(ctx, client.TaskListOptions{Filters: filters})
+	})
 	if cerrdefs.IsNotFound(err) {
 		// A service filter naming a removed service fails the whole list:
 		// find which ones are gone, one list each, and carry on.
-		return w.pollEach(ctx, jobs)
+		return w.pollEach(ctx, jobs), false
 	}
 	if err != nil {
 		w.pollFailed(ctx, jobs, err)
-		return false
+		return false, false
 	}
 	w.pollSucceeded()
 	byService := map[string][]swarm.Task{}
@@ -292,15 +377,56 @@ func (w *watcher) poll(ctx context.Context, jobs map[string][]*jobWatch) bool {
 		byService[t.ServiceID] = append(byService[t.ServiceID], t)
 	}
 	nodes := w.nodesFor(ctx, list.Items)
-	changed := false
 	for id, jws := range jobs {
 		gone := len(byService[id]) == 0 && jws[0].hadTasks() && w.serviceGone(ctx, id)
 		for _, jw := range jws {
 			changed = jw.update(byService[id], nodes, gone, p) || changed
 		}
 	}
-	return changed
+	return changed, w.quiet(jobs, byService)
 }
+
+// quiet reports whether every job in flight has a task, and every task
+// that has not ended runs on the Runner's node while the event stream is
+// open: then the container's die event tells the end, and the poll may
+// slow down.
+func (w *watcher) quiet(jobs map[string][]*jobWatch, byService map[string][]swarm.Task) bool {
+	w.mu.Lock()
+	local, up := w.localNode, w.streamUp
+	w.mu.Unlock()
+	if local == "" || !up {
+		return false
+	}
+	for id := range jobs {
+		if len(byService[id]) == 0 {
+			return false
+		}
+		for _, t := range byService[id] {
+			if !TaskState(t.Status.State).Terminal() && (t.NodeID != local || t.Status.State != swarm.TaskStateRunning) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pollBounded calls fn with a context that ends after pollTimeout on c: a
+// request the engine does not answer fails that poll, and the next one
+// tries again, so that one stuck request never holds every job.
+func pollBounded[T any](ctx context.Context, c clock, fn func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	t := c.AfterFunc(pollTimeout, func() { cancel(errPollTimeout) })
+	defer t.Stop()
+	v, err := fn(ctx)
+	if err != nil && context.Cause(ctx) == errPollTimeout {
+		err = errPollTimeout
+	}
+	return v, err
+}
+
+// errPollTimeout says the engine did not answer a request of the poll.
+var errPollTimeout = fmt.Errorf("the engine did not answer within %s", pollTimeout)
 
 // pollEach reads the tasks of each job with a list of its own, telling
 // the jobs whose service is gone.
@@ -308,7 +434,9 @@ func (w *watcher) pollEach(ctx context.Context, jobs map[string][]*jobWatch) boo
 	changed := false
 	for id, jws := range jobs {
 		p := w.startPoll()
-		list, err := w.api.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id)})
+		list, err := pollBounded(ctx, w.clock, func(ctx context.Context) (client.TaskListResult, error) {
+			return w.api.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id)})
+		})
 		switch {
 		case cerrdefs.IsNotFound(err):
 			for _, jw := range jws {
@@ -377,7 +505,10 @@ func (w *watcher) nodesFor(ctx context.Context, tasks []swarm.Task) map[string]n
 	}
 	w.mu.Unlock()
 	if stale && hasLiveTask(tasks) {
-		if list, err := w.api.NodeList(ctx, client.NodeListOptions{}); err == nil {
+		list, err := pollBounded(ctx, w.clock, func(ctx context.Context) (client.NodeListResult, error) {
+			return w.api.NodeList(ctx, client.NodeListOptions{})
+		})
+		if err == nil {
 			nodes := make(map[string]nodeInfo, len(list.Items))
 			for _, n := range list.Items {
 				nodes[n.ID] = nodeInfo{hostname: n.Description.Hostname, state: n.Status.State}
@@ -434,7 +565,9 @@ func hasLiveTask(tasks []swarm.Task) bool {
 
 // serviceGone reports whether the service id no longer exists.
 func (w *watcher) serviceGone(ctx context.Context, id string) bool {
-	_, err := w.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	_, err := pollBounded(ctx, w.clock, func(ctx context.Context) (client.ServiceInspectResult, error) {
+		return w.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	})
 	return cerrdefs.IsNotFound(err)
 }
 
@@ -442,7 +575,9 @@ func (w *watcher) serviceGone(ctx context.Context, id string) bool {
 // and wakes the poll when an event may concern a job.
 func (w *watcher) eventLoop(ctx context.Context) {
 	var retry time.Duration // none for a stream that lived a while
-	var since string
+	// The first stream starts a little in the past, so that it replays the
+	// creation of a service made while it was opening (see untouched).
+	since := eventTime(w.clock.Now().Add(-replayMargin).UnixNano())
 	for ctx.Err() == nil {
 		opened := w.clock.Now()
 		last, err := w.streamEvents(ctx, since)
@@ -470,42 +605,171 @@ func (w *watcher) eventLoop(ctx context.Context) {
 func (w *watcher) streamEvents(ctx context.Context, since string) (string, error) {
 	filters := make(client.Filters).
 		Add("type", string(events.ContainerEventType), string(events.NodeEventType), string(events.ServiceEventType)).
-		Add("event", string(events.ActionDie), string(events.ActionUpdate), string(events.ActionRemove))
+		Add("event", string(events.ActionStart), string(events.ActionDie), string(events.ActionKill),
+			string(events.ActionCreate), string(events.ActionUpdate), string(events.ActionRemove))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream := w.api.Events(ctx, client.EventsListOptions{Since: since, Filters: filters})
+	w.streamOpened()
+	defer w.streamClosed()
+	w.readLocalNode(ctx)
 	last := since
 	for {
 		select {
 		case msg := <-stream.Messages:
-			last = fmt.Sprintf("%d.%09d", msg.TimeNano/1e9, msg.TimeNano%1e9)
+			last = eventTime(msg.TimeNano)
 			w.handleEvent(msg)
+			if w.afterEvent != nil {
+				w.afterEvent(msg)
+			}
 		case err := <-stream.Err:
 			return last, err
 		}
 	}
 }
 
+// replayMargin is how far back the first event stream starts.
+const replayMargin = time.Second
+
+// eventTime is a time in the events API's form (seconds.nanoseconds).
+func eventTime(unixNano int64) string {
+	return fmt.Sprintf("%d.%09d", unixNano/1e9, unixNano%1e9)
+}
+
+// readLocalNode reads which swarm node the engine the Runner talks to is
+// (it may change with the engine: WithHosts).
+func (w *watcher) readLocalNode(ctx context.Context) {
+	info, err := pollBounded(ctx, w.clock, func(ctx context.Context) (client.SystemInfoResult, error) {
+		return w.api.Info(ctx, client.InfoOptions{})
+	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.localNode = info.Info.Swarm.NodeID
+	if err != nil {
+		w.localNode = ""
+		w.log.Debug("oneshot: read the engine's node", "err", err)
+	}
+}
+
+// streamOpened starts a new stream's record; events seen on an earlier
+// one may have been followed by events missed.
+func (w *watcher) streamOpened() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stream++
+	w.streamUp = true
+	clear(w.services)
+}
+
+func (w *watcher) streamClosed() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.streamUp = false
+}
+
 func (w *watcher) handleEvent(msg events.Message) {
 	switch msg.Type {
 	case events.ContainerEventType:
-		w.mu.Lock()
-		jws := slices.Clone(w.jobs[msg.Actor.Attributes["com.docker.swarm.service.id"]])
-		w.mu.Unlock()
-		for _, jw := range jws {
-			jw.sawLocalExit()
-		}
-		if len(jws) > 0 {
-			w.wakeUpFast()
-		}
+		w.containerEvent(msg)
 	case events.NodeEventType:
 		w.markNodesStale()
 		w.wakeUpFast()
 	case events.ServiceEventType:
-		if w.watching(msg.Actor.ID) {
+		w.serviceEvent(msg)
+		if w.watching(msg.Actor.ID) && msg.Action != events.ActionCreate {
 			w.wakeUpFast()
 		}
 	}
+}
+
+// containerEvent hands a job's container's start, kill or die to its jobs.
+func (w *watcher) containerEvent(msg events.Message) {
+	w.mu.Lock()
+	jws := slices.Clone(w.jobs[msg.Actor.Attributes["com.docker.swarm.service.id"]])
+	w.mu.Unlock()
+	taskID, seen, ok := containerSeen(msg)
+	if len(jws) == 0 || !ok {
+		return
+	}
+	ahead := false
+	for _, jw := range jws {
+		ahead = jw.sawLocal(taskID, seen) || ahead
+	}
+	if msg.Action == events.ActionDie && !ahead {
+		w.wakeUpFast() // a stopped container: the manager records its end in a moment
+	}
+}
+
+// containerSeen is what a container event of a swarm task says of it.
+func containerSeen(msg events.Message) (taskID string, seen localContainer, ok bool) {
+	attrs := msg.Actor.Attributes
+	taskID = attrs["com.docker.swarm.task.id"]
+	seen.id = msg.Actor.ID
+	at := time.Unix(0, msg.TimeNano)
+	switch msg.Action {
+	case events.ActionStart:
+		seen.started = at
+	case events.ActionKill:
+		seen.killed = true
+	case events.ActionDie:
+		code, err := strconv.Atoi(attrs["exitCode"])
+		if err != nil {
+			return "", seen, false // the manager's record will say
+		}
+		seen.exited, seen.code, seen.endedAt = true, code, at
+	default:
+		return "", seen, false
+	}
+	return taskID, seen, taskID != ""
+}
+
+// serviceEvent records the creation and updates of services, for
+// untouched.
+func (w *watcher) serviceEvent(msg events.Message) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch msg.Action {
+	case events.ActionCreate:
+		w.forgetOldServices()
+		w.services[msg.Actor.ID] = serviceSeen{stream: w.stream, at: w.clock.Now()}
+	case events.ActionUpdate:
+		if seen, ok := w.services[msg.Actor.ID]; ok {
+			seen.updated = true
+			w.services[msg.Actor.ID] = seen
+		}
+	case events.ActionRemove:
+		delete(w.services, msg.Actor.ID)
+	}
+}
+
+// serviceMemory is how many services' records the watcher keeps, and
+// serviceMemoryAge how long it keeps those of services it does not watch.
+const (
+	serviceMemory    = 4096
+	serviceMemoryAge = time.Minute
+)
+
+// forgetOldServices keeps w.services bounded. Called with w.mu held.
+func (w *watcher) forgetOldServices() {
+	if len(w.services) < serviceMemory {
+		return
+	}
+	for id, seen := range w.services {
+		if len(w.jobs[id]) == 0 && w.clock.Now().Sub(seen.at) > serviceMemoryAge {
+			delete(w.services, id)
+		}
+	}
+}
+
+// untouched reports whether the open event stream saw the service id
+// created and never updated since: nobody else attached to it (an
+// attacher writes its lease) or changed it, so that its creator may
+// remove it without reading it first.
+func (w *watcher) untouched(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen, ok := w.services[id]
+	return ok && w.streamUp && seen.stream == w.stream && !seen.updated
 }
 
 func (w *watcher) markNodesStale() {
@@ -514,11 +778,83 @@ func (w *watcher) markNodesStale() {
 	w.mu.Unlock()
 }
 
-// snapshot returns the job's latest snapshot.
+// snapshot returns the job's latest snapshot, with the tasks whose
+// container was seen exiting on its own on the Runner's node ended as
+// the manager will record them (withLocalExits), if jw.localEnds.
 func (jw *jobWatch) snapshot() snapshot {
 	jw.mu.Lock()
 	defer jw.mu.Unlock()
-	return jw.snap
+	snap := jw.snap
+	if jw.localEnds {
+		snap.tasks, snap.localExit = withLocalExits(snap.tasks, snap.local)
+	}
+	return snap
+}
+
+// stoppingSnapshot is snapshot for a job being stopped: a task whose
+// container the Runner's engine saw killed and dead has ended too, shut
+// down, whatever the manager says yet (it records it a moment later, or
+// much later on a loaded swarm): stopped means the container is gone.
+func (jw *jobWatch) stoppingSnapshot() snapshot {
+	snap := jw.snapshot()
+	jw.mu.Lock()
+	defer jw.mu.Unlock()
+	if !jw.localEnds || len(jw.snap.local) == 0 {
+		return snap
+	}
+	snap.tasks = slices.Clone(snap.tasks)
+	for i, t := range snap.tasks {
+		if c := jw.snap.local[t.ID]; c.exited && c.killed && !TaskState(t.Status.State).Terminal() {
+			snap.tasks[i].Status = endedStatus(t.Status, c)
+			snap.tasks[i].Status.State, snap.tasks[i].Status.Err = swarm.TaskStateShutdown, ""
+			snap.tasks[i].Status.Message = "shutdown"
+		}
+	}
+	return snap
+}
+
+// withLocalExits returns tasks with each one whose container exited on
+// its own (no kill: a stop's end is the manager's to say), and that the
+// manager has not yet recorded as ended, ended as it will record it:
+// complete on exit code 0, else failed with the swarm's own error. It
+// reports whether it ended any.
+func withLocalExits(tasks []swarm.Task, local map[string]localContainer) ([]swarm.Task, bool) {
+	if len(local) == 0 {
+		return tasks, false
+	}
+	out := slices.Clone(tasks)
+	ended := false
+	for i, t := range out {
+		e, ok := local[t.ID]
+		if !ok || !e.exited || e.killed || TaskState(t.Status.State).Terminal() {
+			continue
+		}
+		out[i].Status = endedStatus(t.Status, e)
+		ended = true
+	}
+	return out, ended
+}
+
+// endedStatus is the status the swarm gives a task whose container
+// exited with e.code (swarmkit's container adapter: message "finished",
+// or error "task: non-zero exit (N)" with the message left "started").
+func endedStatus(s swarm.TaskStatus, e localContainer) swarm.TaskStatus {
+	s.Timestamp = e.endedAt
+	if e.code == 0 {
+		s.State, s.Message, s.Err = swarm.TaskStateComplete, "finished", ""
+	} else {
+		s.State, s.Err = swarm.TaskStateFailed, fmt.Sprintf("task: non-zero exit (%d)", e.code)
+	}
+	cs := swarm.ContainerStatus{}
+	if s.ContainerStatus != nil {
+		cs = *s.ContainerStatus
+	}
+	cs.ExitCode = e.code
+	if cs.ContainerID == "" {
+		cs.ContainerID = e.id
+	}
+	s.ContainerStatus = &cs
+	return s
 }
 
 // update stores the view of the job that poll p had, tells the job, and
@@ -540,6 +876,13 @@ func (jw *jobWatch) update(tasks []swarm.Task, nodes map[string]nodeInfo, gone b
 		}
 	}
 	jw.snap.firstSeen = firstSeen
+	for _, t := range tasks {
+		if nodes[t.NodeID].lost() && !TaskState(t.Status.State).Terminal() {
+			if !jw.snap.downSeen[t.NodeID] {
+				jw.snap.downSeen = withEntry(jw.snap.downSeen, t.NodeID, true)
+			}
+		}
+	}
 	jw.signal()
 	return changed
 }
@@ -555,10 +898,28 @@ func (jw *jobWatch) failed(err error, now time.Time) {
 	jw.signal()
 }
 
-func (jw *jobWatch) sawLocalExit() {
+// sawLocal records what the Runner's engine said of the container of
+// one of the job's tasks, and tells the job: a die ends it at once. It
+// reports whether that ended the task ahead of the manager (an exit on
+// its own, for a job whose local ends count).
+func (jw *jobWatch) sawLocal(taskID string, seen localContainer) bool {
 	jw.mu.Lock()
-	jw.snap.localExit = true
-	jw.mu.Unlock()
+	defer jw.mu.Unlock()
+	c := jw.snap.local[taskID].merge(seen)
+	jw.snap.local = withEntry(jw.snap.local, taskID, c)
+	jw.signal()
+	return jw.localEnds && c.exited && !c.killed
+}
+
+// withEntry returns a copy of m with k set to v: the maps of a snapshot
+// are shared with the snapshots handed out, never written in place.
+func withEntry[K comparable, V any](m map[K]V, k K, v V) map[K]V {
+	m = maps.Clone(m)
+	if m == nil {
+		m = map[K]V{}
+	}
+	m[k] = v
+	return m
 }
 
 func (jw *jobWatch) hadTasks() bool {

@@ -24,9 +24,9 @@ import (
 //	oneshot.waiter.3f9a0c21d4e7=2026-12-01T21:40:00Z
 //
 // The waiter that starts the job puts its lease in the create request;
-// one that attaches adds its own. Leases are renewed while the job runs,
-// every leaseRenewEvery, so that a waiter that dies holds the service at
-// most leaseTTL. A waiter done with the job drops its lease, and the
+// one that attaches adds its own. A lease lasts leaseTTL; the Runner's
+// presence (presence.go) holds the leases of its jobs that run longer, so
+// that a waiter that dies holds the service at most leaseTTL. A waiter done with the job drops its lease, and the
 // last one (no live lease but its own) removes the service. Each change
 // is written against the version of the service it read, so that two
 // waiters finishing at once cannot both leave it, nor a waiter that just
@@ -49,21 +49,33 @@ func waiterLabel(id string) string { return LabelWaiterPrefix + id }
 // leaseValue is a lease's label value: when it expires.
 func leaseValue(expires time.Time) string { return expires.UTC().Format(time.RFC3339) }
 
-// liveWaiters lists the waiters whose lease on a service with these
-// labels is live at now, except the one named except.
-func liveWaiters(labels map[string]string, now time.Time, except string) []string {
+// liveWaiters lists the waiters whose lease on a service with these labels
+// is live at now, or held by a live presence (held, presence.go), except
+// the one named except.
+func liveWaiters(labels map[string]string, now time.Time, except string, held map[string]bool) []string {
 	var live []string
-	for k, v := range labels {
-		id, ok := strings.CutPrefix(k, LabelWaiterPrefix)
-		if !ok || id == except {
-			continue
-		}
-		expires, err := time.Parse(time.RFC3339, v)
-		if err == nil && now.Before(expires) {
+	for id, expires := range leases(labels) {
+		if id != except && (now.Before(expires) || held[id]) {
 			live = append(live, id)
 		}
 	}
 	return live
+}
+
+// leases lists the leases on a service with these labels, with when each
+// ends.
+func leases(labels map[string]string) map[string]time.Time {
+	out := map[string]time.Time{}
+	for k, v := range labels {
+		id, ok := strings.CutPrefix(k, LabelWaiterPrefix)
+		if !ok {
+			continue
+		}
+		if expires, err := time.Parse(time.RFC3339, v); err == nil {
+			out[id] = expires
+		}
+	}
+	return out
 }
 
 // withLease returns labels with the lease of waiter set to expire at
@@ -105,13 +117,7 @@ func (r *Runner) setLease(ctx context.Context, id, waiter string, expires time.T
 // a random time up to 10 ms doubled with each try (at most 320 ms), so
 // that writers racing for one service spread out.
 func raceBackoff(ctx context.Context, try int) {
-	d := time.Duration(rand.Int64N(int64(10*time.Millisecond) << min(try, 5)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	pause(ctx, time.Duration(rand.Int64N(int64(10*time.Millisecond)<<min(try, 5))))
 }
 
 // writeLabels writes the service's labels, against the version read.
@@ -128,39 +134,23 @@ func isOutOfSequence(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "update out of sequence")
 }
 
-// renewLeaseLater renews the job's lease every leaseRenewEvery until
-// stopRenewing.
-func (j *Job) renewLeaseLater() {
+// holdLease has the Runner's presence hold the job's lease until
+// stopRenewing (presence.go).
+func (j *Job) holdLease() {
 	j.leaseMu.Lock()
 	defer j.leaseMu.Unlock()
 	if !j.leaseStopped {
-		j.leaseTimer = j.clock().AfterFunc(leaseRenewEvery, j.renewLease)
+		j.runner.holdLease(j.waiter, j.started.Add(leaseTTL))
 	}
 }
 
-// renewLease renews the job's lease once. It holds leaseMu while it
-// writes, so that no renewal is under way once stopRenewing returns.
-func (j *Job) renewLease() {
-	j.leaseMu.Lock()
-	if j.leaseStopped {
-		j.leaseMu.Unlock()
-		return
-	}
-	err := j.runner.setLease(context.Background(), j.id, j.waiter, j.clock().Now().Add(leaseTTL))
-	j.leaseMu.Unlock()
-	if err != nil && !cerrdefs.IsNotFound(err) {
-		j.runner.log.Warn("oneshot: renew the job's waiter lease", "service", j.name, "err", err)
-	}
-	j.renewLeaseLater()
-}
-
-// stopRenewing stops the lease's renewal, waiting for one under way.
+// stopRenewing stops holding the job's lease.
 func (j *Job) stopRenewing() {
 	j.leaseMu.Lock()
 	defer j.leaseMu.Unlock()
-	j.leaseStopped = true
-	if j.leaseTimer != nil {
-		j.leaseTimer.Stop()
+	if !j.leaseStopped {
+		j.leaseStopped = true
+		j.runner.dropLease(j.waiter)
 	}
 }
 
@@ -171,16 +161,22 @@ func (j *Job) stopRenewing() {
 func (j *Job) leaveService() (removed bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), serviceCallTimeout)
 	defer cancel()
-	for try := range writeRetries {
+	if j.mayRemoveUnread() {
+		return true, j.runner.removeService(ctx, j.id)
+	}
+	var failed retryCleanup
+	for try := 0; try < writeRetries; {
 		found, err := j.runner.api.ServiceInspect(ctx, j.id, client.ServiceInspectOptions{})
 		switch {
 		case cerrdefs.IsNotFound(err):
 			return false, nil // another waiter removed it
+		case err != nil && failed.again(ctx):
+			continue
 		case err != nil:
-			return false, &CleanupError{ServiceID: j.id, Err: err}
+			return false, &CleanupError{ServiceID: j.id, Err: failed.say(err)}
 		}
 		s := found.Service
-		others := liveWaiters(s.Spec.Labels, j.clock().Now(), j.waiter)
+		others := j.runner.liveWaitersHeld(ctx, s.Spec.Labels, j.waiter)
 		if len(others) == 0 && !j.kept(s.Spec.Labels) {
 			return true, j.runner.removeService(ctx, j.id)
 		}
@@ -189,12 +185,25 @@ func (j *Job) leaveService() (removed bool, err error) {
 		case err == nil || cerrdefs.IsNotFound(err):
 			j.runner.log.Debug("oneshot: job service left to its other waiters", "service", j.name, "waiters", len(others))
 			return false, nil
-		case !isOutOfSequence(err):
-			return false, &CleanupError{ServiceID: j.id, Err: err}
+		case isOutOfSequence(err):
+			raceBackoff(ctx, try)
+			try++
+		case !failed.again(ctx):
+			return false, &CleanupError{ServiceID: j.id, Err: failed.say(err)}
 		}
-		raceBackoff(ctx, try)
 	}
 	return false, &CleanupError{ServiceID: j.id, Err: errors.New("its labels kept changing under oneshot's writes")}
+}
+
+// mayRemoveUnread reports whether the job's service may be removed without
+// reading its labels first (which would cost every job a request): this
+// Job made it with its own lease in it and wrote nothing to it since, and
+// the Runner's event stream, open all along, saw it created and never
+// updated, so no other waiter has written its lease. An attacher's lease
+// written in the instant before its update event arrives is the window
+// left, as narrow as the one between a read and the removal.
+func (j *Job) mayRemoveUnread() bool {
+	return !j.attached && !j.spec.Keep && !j.wrote.Load() && j.runner.watch.untouched(j.id)
 }
 
 // kept reports whether the job's service stays once the job is over:
