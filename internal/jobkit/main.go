@@ -46,12 +46,12 @@ func main() {
 	exitOnSignal()
 	args, err := expandAll(os.Args[1:])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "jobkit:", err)
+		fmt.Fprintln(stderr, "jobkit:", err)
 		os.Exit(2)
 	}
 	for _, cmd := range splitCommands(args) {
 		if err := run(cmd); err != nil {
-			fmt.Fprintln(os.Stderr, "jobkit:", err)
+			fmt.Fprintln(stderr, "jobkit:", err)
 			os.Exit(2)
 		}
 	}
@@ -66,8 +66,7 @@ var onSignal atomic.Pointer[func(os.Signal)]
 // `onterm` said otherwise.
 func exitOnSignal() {
 	exit := func(sig os.Signal) {
-		fmt.Fprintln(os.Stderr, "jobkit: stopped by", sig)
-		os.Exit(128 + int(sig.(syscall.Signal)))
+		lastWords(os.Stderr, 128+int(sig.(syscall.Signal)), "jobkit: stopped by %v\n", sig)
 	}
 	onSignal.Store(&exit)
 	signals := make(chan os.Signal, 1)
@@ -87,10 +86,9 @@ func onTerm(args []string) error {
 	}
 	text := arg(args, 1, "stopping")
 	slow := func(sig os.Signal) {
-		fmt.Println(text)
+		fmt.Fprintln(stdout, text)
 		time.Sleep(d)
-		fmt.Printf("stopped by %v after %s\n", sig, d)
-		os.Exit(128 + int(sig.(syscall.Signal)))
+		lastWords(os.Stdout, 128+int(sig.(syscall.Signal)), "stopped by %v after %s\n", sig, d)
 	}
 	onSignal.Store(&slow)
 	return nil
@@ -122,9 +120,9 @@ func run(cmd []string) error {
 		}
 		os.Exit(code)
 	case "echo":
-		fmt.Println(strings.Join(args, " "))
+		fmt.Fprintln(stdout, strings.Join(args, " "))
 	case "stderr":
-		fmt.Fprintln(os.Stderr, strings.Join(args, " "))
+		fmt.Fprintln(stderr, strings.Join(args, " "))
 	case "sleep":
 		d, err := time.ParseDuration(arg(args, 0, "1s"))
 		if err != nil {
@@ -173,12 +171,12 @@ func printEnv(names []string) {
 		env := os.Environ()
 		sort.Strings(env)
 		for _, kv := range env {
-			fmt.Println(kv)
+			fmt.Fprintln(stdout, kv)
 		}
 		return
 	}
 	for _, n := range names {
-		fmt.Printf("%s=%s\n", n, os.Getenv(n))
+		fmt.Fprintf(stdout, "%s=%s\n", n, os.Getenv(n))
 	}
 }
 
@@ -188,7 +186,7 @@ func catFiles(paths []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(os.Stdout, f)
+		_, err = io.Copy(stdout, f)
 		f.Close()
 		if err != nil {
 			return err
@@ -205,7 +203,7 @@ func writeSpew(args []string) error {
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(os.Stdout, 64<<10)
+	w := bufio.NewWriterSize(stdout, 64<<10)
 	if _, err := w.Write(spew.Bytes(mib<<20, seed)); err != nil {
 		return err
 	}
@@ -219,9 +217,9 @@ func mixed(args []string) error {
 	}
 	for i := 1; i <= n; i++ {
 		if i%2 == 1 {
-			fmt.Fprintf(os.Stdout, "out %d\n", i)
+			fmt.Fprintf(stdout, "out %d\n", i)
 		} else {
-			fmt.Fprintf(os.Stderr, "err %d\n", i)
+			fmt.Fprintf(stderr, "err %d\n", i)
 		}
 	}
 	return nil
@@ -236,19 +234,19 @@ func fetch(url string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	_, err = io.Copy(os.Stdout, resp.Body)
+	_, err = io.Copy(stdout, resp.Body)
 	return err
 }
 
 func demo() {
 	host, _ := os.Hostname()
-	fmt.Printf("hello from a oneshot job in container %s\n", host)
+	fmt.Fprintf(stdout, "hello from a oneshot job in container %s\n", host)
 	for i := 1; i <= 3; i++ {
-		fmt.Printf("working... step %d of 3\n", i)
+		fmt.Fprintf(stdout, "working... step %d of 3\n", i)
 		time.Sleep(200 * time.Millisecond)
 	}
-	fmt.Fprintln(os.Stderr, "this line went to stderr")
-	fmt.Println("done; exiting with code 3 to show that exit codes come through")
+	fmt.Fprintln(stderr, "this line went to stderr")
+	fmt.Fprintln(stdout, "done; exiting with code 3 to show that exit codes come through")
 	os.Exit(3)
 }
 
@@ -259,9 +257,9 @@ func writeLines(args []string) error {
 		return err
 	}
 	for _, w := range spew.Lines(mib<<20, seed) {
-		out := os.Stdout
+		out := stdout
 		if w.Stderr {
-			out = os.Stderr
+			out = stderr
 		}
 		if _, err := out.Write(w.Data); err != nil {
 			return err
@@ -290,7 +288,7 @@ func writeLine(args []string) error {
 		line[i] = byte('a' + i%26)
 	}
 	line[n] = '\n'
-	_, err = os.Stdout.Write(line)
+	_, err = stdout.Write(line)
 	return err
 }
 
