@@ -408,7 +408,7 @@ func FuzzDataFlags(f *testing.F) {
 			}
 			configsFit := path.IsAbs(key) && path.IsAbs(key2) && !strings.HasSuffix(key, "/") && !strings.HasSuffix(key2, "/") &&
 				path.Clean(key) != "/" && path.Clean(key2) != "/" && path.Clean(key) != path.Clean(key2) &&
-				!strings.Contains(key, "=") && !strings.ContainsRune(key+key2, 0) && len(content) > 0 && len(content) <= oneshot.MaxConfigDataSize
+				!strings.Contains(key+key2, "=") && !strings.ContainsRune(key+key2, 0) && len(content) > 0 && len(content) <= oneshot.MaxConfigDataSize
 			if kind%3 == 2 && configsFit {
 				t.Fatalf("%q: two config files at two paths refused: %s", args, printed(flags, err))
 			}
