@@ -26,7 +26,7 @@ func processRunner(t *testing.T) *oneshot.Runner {
 	t.Helper()
 	c, err := client.New(client.FromEnv)
 	require.NoError(t, err)
-	r, err := oneshot.NewRunner(oneshot.WithClient(c))
+	r, err := oneshot.NewRunner(oneshot.WithClient(c), oneshot.WithLogger(testLogger()))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_ = r.Close()
@@ -92,7 +92,7 @@ func TestAttachTwoProcessesEachGetTheWholeResultWhilePruneRuns(t *testing.T) {
 				return
 			default:
 			}
-			list, err := pruner.Prune(ctx, oneshot.PruneLabel("oneshot-test="+t.Name()))
+			list, err := pruner.Prune(ctx, oneshot.PruneLabel(testLabelPair(t)))
 			assert.NoError(t, err)
 			for _, p := range list {
 				pruned = append(pruned, p.Name)

@@ -24,6 +24,7 @@ type cliTasksJSON struct {
 	ServiceName    string
 	Attempts       int
 	Error          string
+	CleanupErr     string
 	Tasks          []struct {
 		Index                               int
 		NodeID, NodeName, TaskID, ServiceID string
@@ -125,6 +126,7 @@ func TestCLITasksJSON(t *testing.T) {
 		services[task.ServiceID] = true
 	}
 	assert.Len(t, services, 4, "a service per task")
+	assert.Empty(t, res.CleanupErr, "every task's service removed")
 }
 
 func TestCLITasksExitCode(t *testing.T) {
@@ -176,6 +178,7 @@ func TestCLITasksExitCode(t *testing.T) {
 			assert.Contains(t, res.Tasks[refused].Stderr, "connection refused")
 			assert.Contains(t, res.Tasks[1-refused].Stderr, `"nope" is not an http(s) URL`)
 			assert.Contains(t, res.Error, "2 of 2 tasks did not succeed")
+			assert.Empty(t, res.CleanupErr, "every task's service removed")
 		})
 	}
 	t.Run("fail fast", func(t *testing.T) {

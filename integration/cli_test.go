@@ -31,7 +31,7 @@ func cliBinary(t *testing.T) string { return exampleBinary(t, "../examples/onesh
 // cliCommand is `oneshot run` with the test's label and args.
 func cliCommand(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
-	return exec.Command(cliBinary(t), append([]string{"run", "--label", "oneshot-test=" + t.Name()}, args...)...)
+	return exec.Command(cliBinary(t), append([]string{"run", "--label", testLabelPair(t)}, args...)...)
 }
 
 // cliRun runs `oneshot run` with the test's label and returns its stdout,
@@ -46,7 +46,7 @@ func cliServices(t *testing.T) []swarm.Service {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	list, err := localDocker(t).ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", "oneshot-test="+t.Name())})
+	list, err := localDocker(t).ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", testLabelPair(t))})
 	require.NoError(t, err)
 	return list.Items
 }
@@ -235,7 +235,7 @@ func requireKeptStoppedAndPruned(t *testing.T) {
 	require.Len(t, kept, 1)
 	require.NotNil(t, kept[0].Spec.TaskTemplate.Placement)
 	assert.Contains(t, kept[0].Spec.TaskTemplate.Placement.Constraints, parkConstraint, "parked")
-	out, err := exec.Command(cliBinary(t), "prune", "--filter", "label=oneshot-test="+t.Name()).Output()
+	out, err := exec.Command(cliBinary(t), "prune", "--filter", "label="+testLabelPair(t)).Output()
 	require.NoError(t, err, string(out))
 	assert.Regexp(t, `^removed `+kept[0].Spec.Name+` \(last task shutdown, `, string(out))
 }
@@ -340,7 +340,7 @@ func TestCLIPrune(t *testing.T) {
 	require.Len(t, kept, 1)
 
 	prune := func(args ...string) string {
-		args = append([]string{"prune", "--filter", "label=oneshot-test=" + t.Name()}, args...)
+		args = append([]string{"prune", "--filter", "label=" + testLabelPair(t)}, args...)
 		out, err := exec.Command(cliBinary(t), args...).Output()
 		require.NoError(t, err, string(out))
 		return string(out)

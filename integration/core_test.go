@@ -284,7 +284,7 @@ func TestPruneRemovesFinishedKeptJobs(t *testing.T) {
 	})
 
 	// Only this test's services: the machine's other kept jobs are not ours.
-	mine := oneshot.PruneLabel("oneshot-test=" + t.Name())
+	mine := oneshot.PruneLabel(testLabelPair(t))
 	dry, err := r.Prune(ctx, mine, oneshot.PruneDryRun())
 	require.NoError(t, err)
 	assert.Contains(t, prunedIDs(dry), res.ServiceID)

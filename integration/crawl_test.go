@@ -79,7 +79,7 @@ func crawlChecksCounts(t *testing.T, ctx context.Context, site string) {
 func crawlRunsTheCommand(t *testing.T, ctx context.Context, site string) {
 	requireNothingLeft(t)
 	stdout, stderr, code := runProgram(t, exec.CommandContext(ctx, exampleBinary(t, "../examples/crawl"),
-		"-network", site, "-label", "oneshot-test="+t.Name(), "-parallel", "3", "-timeout", "1m",
+		"-network", site, "-label", testLabelPair(t), "-parallel", "3", "-timeout", "1m",
 		"http://"+site+"/index.html", "http://"+site+"/about.html", "http://"+site+"/missing.html", "http://"+site+":81/"))
 	t.Logf("crawl printed:\n%s%s", stdout, stderr)
 	assert.Equal(t, fanout.ExitSomeFailed, code)
@@ -100,7 +100,7 @@ func crawlRunsTheCommand(t *testing.T, ctx context.Context, site string) {
 func crawlExits125WhenNoJobRuns(t *testing.T, ctx context.Context, site string) {
 	requireNothingLeft(t)
 	stdout, stderr, code := runProgram(t, exec.CommandContext(ctx, exampleBinary(t, "../examples/crawl"),
-		"-network", site, "-label", "oneshot-test="+t.Name(), "-image", "oneshot-no-such-image:dev", "-json",
+		"-network", site, "-label", testLabelPair(t), "-image", "oneshot-no-such-image:dev", "-json",
 		"http://"+site+"/index.html", "http://"+site+"/about.html"))
 	t.Logf("crawl printed:\n%s%s", stdout, stderr)
 	assert.Equal(t, fanout.ExitNoneRan, code)
@@ -124,7 +124,7 @@ func crawlExits125WhenNoJobRuns(t *testing.T, ctx context.Context, site string) 
 // gone.
 func crawlInterruptedLeavesNothing(t *testing.T, ctx context.Context, site string) {
 	requireNothingLeft(t)
-	args := []string{"-network", site, "-label", "oneshot-test=" + t.Name(), "-parallel", "2"}
+	args := []string{"-network", site, "-label", testLabelPair(t), "-parallel", "2"}
 	for i := range 6 {
 		args = append(args, fmt.Sprintf("http://%s/index.html?n=%d", site, i))
 	}
@@ -134,7 +134,7 @@ func crawlInterruptedLeavesNothing(t *testing.T, ctx context.Context, site strin
 	require.NoError(t, cmd.Start())
 	cli := localDocker(t)
 	require.Eventually(t, func() bool {
-		list, err := cli.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", "oneshot-test="+t.Name())})
+		list, err := cli.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", testLabelPair(t))})
 		return err == nil && len(list.Items) > 0
 	}, time.Minute, 20*time.Millisecond, "a job of crawl on the swarm")
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))

@@ -36,13 +36,14 @@ type dindNode struct {
 // Host is the node's Docker API address, for DOCKER_HOST or client.WithHost.
 func (n *dindNode) Host() string { return "tcp://127.0.0.1:" + n.hostPort }
 
-// dindNodeImage is the image the nodes run: ONESHOT_DIND_IMAGE, or the one
-// integration/dind/build-node-image.sh builds.
+// dindNodeImage is the image the nodes run: ONESHOT_DIND_IMAGE, or that of
+// the engine ONESHOT_DIND_ENGINE selects (integration/dind/build-node-image.sh
+// builds both).
 func dindNodeImage() string {
 	if img := os.Getenv("ONESHOT_DIND_IMAGE"); img != "" {
 		return img
 	}
-	return "oneshot-dind:dev"
+	return dindSelected.image
 }
 
 // dindPrivileged says whether the nodes run with --privileged

@@ -26,6 +26,66 @@ import (
 // --privileged: the images are built offline from Debian's packages by
 // integration/dind/build-node-image.sh and build-registry-image.sh
 // (`make images`); ONESHOT_DIND_IMAGE and ONESHOT_REGISTRY_IMAGE name others.
+// ONESHOT_DIND_ENGINE chooses the nodes' engine (see dindEngines).
+
+// dindEngine is a Docker engine the test swarm's nodes can run: the
+// docker.io package of a Debian suite, in the node image that
+// integration/dind/build-node-image.sh SUITE builds.
+type dindEngine struct {
+	// name is the Debian suite: ONESHOT_DIND_ENGINE's value.
+	name string
+	// image is the node image build-node-image.sh builds for the suite.
+	image string
+	// version starts the version of the engine the suite packages (its
+	// major and minor), also accepted as ONESHOT_DIND_ENGINE's value.
+	version string
+	// api is the engine's API version.
+	api string
+}
+
+// dindEngines are the engines the test swarm runs, the oldest and the
+// newest Docker that Debian packages here; the first is the default.
+var dindEngines = []dindEngine{
+	{name: "bookworm", image: "oneshot-dind:dev", version: "20.10", api: "1.41"},
+	{name: "trixie", image: "oneshot-dind:trixie", version: "26.1", api: "1.45"},
+}
+
+// dindEngineEnv chooses the engine of the test swarm by its suite or its
+// version: bookworm or 20.10 (the default), trixie or 26.1.
+const dindEngineEnv = "ONESHOT_DIND_ENGINE"
+
+// dindSelected is the engine the nodes run; dindSelectedErr says why
+// ONESHOT_DIND_ENGINE names none (startDinD then fails). dindImageChosen
+// says that ONESHOT_DIND_IMAGE was set by the caller: the nodes run that
+// image, whatever engine it holds (dindNodeImage).
+var (
+	dindSelected, dindSelectedErr = selectDinDEngine(os.Getenv(dindEngineEnv))
+	dindImageChosen               = os.Getenv("ONESHOT_DIND_IMAGE") != ""
+)
+
+// selectDinDEngine returns the engine that want (a suite or a version)
+// names; empty means the default.
+func selectDinDEngine(want string) (dindEngine, error) {
+	if want == "" {
+		return dindEngines[0], nil
+	}
+	var known []string
+	for _, e := range dindEngines {
+		if want == e.name || want == e.version {
+			return e, nil
+		}
+		known = append(known, e.name+" ("+e.version+")")
+	}
+	return dindEngines[0], fmt.Errorf("%s=%s names no engine of the test swarm: %s", dindEngineEnv, want, strings.Join(known, ", "))
+}
+
+// buildCommand is the command that builds the engine's node image.
+func (e dindEngine) buildCommand() string {
+	if e == dindEngines[0] {
+		return "integration/dind/build-node-image.sh"
+	}
+	return "integration/dind/build-node-image.sh " + e.name
+}
 
 // dindSwarm is the test swarm.
 type dindSwarm struct {
@@ -49,6 +109,9 @@ type dindSwarm struct {
 	// setup is how long starting the swarm took; phases says where it went.
 	setup  time.Duration
 	phases []string
+	// engineVersion and apiVersion are the manager's engine version and
+	// its highest API version.
+	engineVersion, apiVersion string
 }
 
 // Manager is the manager node: Manager().api is a client of its engine,
@@ -95,8 +158,8 @@ func sharedDinD(t *testing.T) *dindSwarm {
 	}
 	if started {
 		s := dindShared
-		t.Logf("DinD swarm %s (%d nodes, 2 registries) set up in %s: %s", s.run, len(s.nodes()),
-			s.setup.Round(10*time.Millisecond), strings.Join(s.phases, ", "))
+		t.Logf("DinD swarm %s (%d nodes of Docker %s, API %s, 2 registries) set up in %s: %s", s.run, len(s.nodes()),
+			s.engineVersion, s.apiVersion, s.setup.Round(10*time.Millisecond), strings.Join(s.phases, ", "))
 	}
 	return dindShared
 }
@@ -127,6 +190,9 @@ func startDinD(ctx context.Context, host *client.Client, workers int) (*dindSwar
 		s.tcLogger = tclog.Default()
 	}
 	dindRunID.Store(&s.run)
+	if dindSelectedErr != nil {
+		return s, dindSelectedErr
+	}
 	if err := sweepDeadRuns(ctx, host); err != nil {
 		fmt.Fprintf(os.Stderr, "dind: sweeping the runs of dead test processes: %v\n", err)
 	}
@@ -141,6 +207,9 @@ func startDinD(ctx context.Context, host *client.Client, workers int) (*dindSwar
 		return s, err
 	}
 	s.phase("containers up", &mark)
+	if err := s.checkEngine(ctx); err != nil {
+		return s, err
+	}
 	// The swarm forms while the host pushes the job images.
 	var pushErr error
 	var pushTook time.Duration
@@ -177,7 +246,7 @@ func (s *dindSwarm) phase(name string, mark *time.Time) {
 // the swarm needs is not on the host engine (there is nowhere to pull from).
 func (s *dindSwarm) checkImages(ctx context.Context) error {
 	for img, build := range map[string]string{
-		dindNodeImage():     "integration/dind/build-node-image.sh",
+		dindNodeImage():     dindSelected.buildCommand(),
 		dindRegistryImage(): "integration/dind/build-registry-image.sh",
 		jobkitImage:         "scripts/build-images.sh jobkit",
 	} {
@@ -186,6 +255,22 @@ func (s *dindSwarm) checkImages(ctx context.Context) error {
 		} else if err != nil {
 			return fmt.Errorf("inspect image %s: %w", img, err)
 		}
+	}
+	return nil
+}
+
+// checkEngine records the manager's engine version and fails when it is
+// not the selected engine's (a stale or mistagged image), unless the
+// caller chose the image with ONESHOT_DIND_IMAGE.
+func (s *dindSwarm) checkEngine(ctx context.Context) error {
+	v, err := s.manager.api.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return fmt.Errorf("the manager's engine version: %w", err)
+	}
+	s.engineVersion, s.apiVersion = v.Version, v.APIVersion
+	if !dindImageChosen && !strings.HasPrefix(v.Version, dindSelected.version+".") {
+		return fmt.Errorf("%s runs Docker %s, not %s's %s: rebuild it with %s", dindNodeImage(), v.Version,
+			dindSelected.name, dindSelected.version, dindSelected.buildCommand())
 	}
 	return nil
 }

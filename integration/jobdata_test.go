@@ -110,7 +110,7 @@ func TestJobDataIsReadBackByteExact(t *testing.T) {
 // dataOfRunning lists the data made for jobs of the test's label.
 func dataOfRunning(t *testing.T) []string {
 	cli := localDocker(t)
-	filters := make(client.Filters).Add("label", "oneshot-test="+t.Name())
+	filters := make(client.Filters).Add("label", testLabelPair(t))
 	secrets, err := cli.SecretList(context.Background(), client.SecretListOptions{Filters: filters})
 	if err != nil {
 		return nil
@@ -235,7 +235,7 @@ func TestJobDataPrunedAfterItsRunnerDied(t *testing.T) {
 	t.Cleanup(func() { removeDataOf(t, res.ServiceName) })
 	assert.Len(t, dataOf(t, res.ServiceName), 3, "kept with its service")
 
-	mine := oneshot.PruneLabel("oneshot-test=" + t.Name())
+	mine := oneshot.PruneLabel(testLabelPair(t))
 	_, err = localRunner(t).Prune(ctx, mine, oneshot.PruneDryRun())
 	require.NoError(t, err)
 	assert.Len(t, dataOf(t, res.ServiceName), 3, "a dry run removes nothing")

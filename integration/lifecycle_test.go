@@ -17,6 +17,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -221,7 +222,7 @@ func requireNoContainersLeft(t *testing.T, bound time.Duration) time.Duration {
 	var left []string
 	require.Eventually(t, func() bool {
 		list, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
-			Filters: make(client.Filters).Add("label", "oneshot-test="+t.Name())})
+			Filters: make(client.Filters).Add("label", testLabelPair(t))})
 		if err != nil {
 			return false
 		}
@@ -239,7 +240,7 @@ func requireNoContainersLeft(t *testing.T, bound time.Duration) time.Duration {
 func requireNoServicesLeft(t *testing.T) {
 	t.Helper()
 	list, err := localDocker(t).ServiceList(context.Background(), client.ServiceListOptions{
-		Filters: make(client.Filters).Add("label", "oneshot-test="+t.Name())})
+		Filters: make(client.Filters).Add("label", testLabelPair(t))})
 	require.NoError(t, err)
 	var names []string
 	for _, s := range list.Items {
@@ -903,7 +904,7 @@ func TestLifecycleKeptJobStoppedByTimeout(t *testing.T) {
 	assert.Equal(t, "started\n", logOut.String(), "the stopped task keeps its log")
 	assert.Equal(t, sigtermStderr, logErr.String())
 
-	pruned, err := r.Prune(ctx, oneshot.PruneLabel("oneshot-test="+t.Name()))
+	pruned, err := r.Prune(ctx, oneshot.PruneLabel(testLabelPair(t)))
 	require.NoError(t, err)
 	assert.Equal(t, []string{res.ServiceID}, prunedIDs(pruned))
 	gone, err := serviceGone(ctx, cli, res.ServiceID)
@@ -993,7 +994,7 @@ func TestLifecycleNoTaskOutlivesAStoppedJob(t *testing.T) {
 	r := localRunner(t)
 	cli := localDocker(t)
 	t.Cleanup(func() { // the kept services, before requireNothingLeft checks
-		list, err := cli.ServiceList(context.Background(), client.ServiceListOptions{Filters: make(client.Filters).Add("label", "oneshot-test="+t.Name())})
+		list, err := cli.ServiceList(context.Background(), client.ServiceListOptions{Filters: make(client.Filters).Add("label", testLabelPair(t))})
 		if err == nil {
 			for _, s := range list.Items {
 				_, _ = cli.ServiceRemove(context.Background(), s.ID, client.ServiceRemoveOptions{})
@@ -1025,7 +1026,7 @@ func TestLifecycleNoTaskOutlivesAStoppedJob(t *testing.T) {
 			}
 			for _, task := range tasks.Items {
 				parked := task.Spec.Placement != nil && slices.Contains(task.Spec.Placement.Constraints, parkConstraint)
-				if !parked && !oneshot.TaskState(task.Status.State).Terminal() {
+				if !parked && !oneshot.TaskState(task.Status.State).Terminal() && !willNeverStart(task) {
 					live = append(live, fmt.Sprintf("%s (Result: %s; %v): task %.12s %s, desired %s, created %s, Run returned before %s",
 						res.ServiceName, describe(res), err, task.ID, task.Status.State, task.DesiredState,
 						task.CreatedAt.Format(time.StampMilli), time.Now().Format(time.StampMilli)))
@@ -1041,9 +1042,23 @@ func TestLifecycleNoTaskOutlivesAStoppedJob(t *testing.T) {
 	// A job parked before the swarm read its first spec never had a task
 	// of its own: its Result names none.
 	t.Logf("%d of %d stopped jobs never had a task", len(noTask), n)
-	pruned, err := r.Prune(ctx, oneshot.PruneLabel("oneshot-test="+t.Name()))
+	pruned, err := r.Prune(ctx, oneshot.PruneLabel(testLabelPair(t)))
 	require.NoError(t, err)
 	t.Logf("Prune removed %d kept services", len(pruned))
+}
+
+// willNeverStart reports whether a task not yet on its way to a container
+// (new, allocated, pending or assigned) is no longer wanted running: the
+// swarm's agent never starts such a task, it shuts it down. On a slow
+// swarm a stopped job's task can stay so for a moment after Run returns
+// (seen in a CI dry run: 21 of 40, the swarm a second behind); Run was
+// right that it will never run.
+func willNeverStart(t swarm.Task) bool {
+	switch t.Status.State {
+	case swarm.TaskStateNew, swarm.TaskStateAllocated, swarm.TaskStatePending, swarm.TaskStateAssigned:
+		return t.DesiredState != swarm.TaskStateRunning && t.DesiredState != swarm.TaskStateReady
+	}
+	return false
 }
 
 // faultyTransport passes requests to the local engine's socket, except
@@ -1085,7 +1100,7 @@ func TestLifecycleCreateLostWhileCancelled(t *testing.T) {
 	requireNothingLeft(t)
 	cli := localDocker(t)
 	t.Cleanup(func() { // the service the test expects oneshot to report, before requireNothingLeft checks
-		list, err := cli.ServiceList(context.Background(), client.ServiceListOptions{Filters: make(client.Filters).Add("label", "oneshot-test="+t.Name())})
+		list, err := cli.ServiceList(context.Background(), client.ServiceListOptions{Filters: make(client.Filters).Add("label", testLabelPair(t))})
 		if err == nil {
 			for _, s := range list.Items {
 				_, _ = cli.ServiceRemove(context.Background(), s.ID, client.ServiceRemoveOptions{})

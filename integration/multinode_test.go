@@ -178,8 +178,9 @@ func TestDinDManagerRestartMidJob(t *testing.T) {
 	// the job's task shut down by the swarm). This test is about oneshot
 	// waiting through the restart: the engine's default 5 s it is.
 	require.NoError(t, s.setHeartbeat(ctx, 5*time.Second))
+	live := &liveBuffer{}
 	done := s.startRunning(t, ctx, oneshot.JobSpec{Image: s.jobImage, Command: []string{"echo", "before", "--", "sleep", "10s", "--", "echo", "after", "--", "exit", "4"}},
-		oneshot.WithConstraint("node.role==worker"))
+		oneshot.WithConstraint("node.role==worker"), oneshot.WithStdout(live))
 
 	restarted := time.Now()
 	require.NoError(t, s.manager.restartEngine(ctx, s.host), "restart the manager's container, killing its engine")
@@ -187,8 +188,12 @@ func TestDinDManagerRestartMidJob(t *testing.T) {
 	t.Logf("Wait returned %s after the manager's restart", time.Since(restarted).Round(10*time.Millisecond))
 	var exitErr *oneshot.ExitError
 	require.ErrorAs(t, w.err, &exitErr, "the waiter reconnected and still got the job's true result")
+	_, alone := w.err.(*oneshot.ExitError)
+	assert.True(t, alone, "the job's exit code alone: no output missing, late or repeated: %v", w.err)
 	assert.Equal(t, 4, w.res.ExitCode)
 	assert.Equal(t, "before\nafter\n", string(w.res.Stdout))
+	assert.Empty(t, string(w.res.Stderr))
+	assert.Equal(t, "before\nafter\n", live.String(), "the live writer got every byte once, across the restart")
 }
 
 func TestDinDPrivateRegistryNeedsCredentials(t *testing.T) {

@@ -204,7 +204,7 @@ func TestStackRun(t *testing.T) {
 
 	// run and stackRun are `oneshot run` and `oneshot stack run` with the
 	// test's label (see requireNothingLeft), in the stack's environment.
-	label := "oneshot-test=" + t.Name()
+	label := testLabelPair(t)
 	cli := func(args ...string) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, cliBinary(t), args...)
 		cmd.Env = stack.env

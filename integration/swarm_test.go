@@ -35,7 +35,7 @@ func startService(t *testing.T, ctx context.Context, spec swarm.ServiceSpec) str
 	if spec.Labels == nil {
 		spec.Labels = map[string]string{}
 	}
-	spec.Labels["oneshot-test"] = t.Name()
+	spec.Labels["oneshot-test"] = testLabelValue(t)
 	created, err := cli.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec})
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = cli.ServiceRemove(context.Background(), created.ID, client.ServiceRemoveOptions{}) })

@@ -26,7 +26,16 @@ if [ "${ONESHOT_DIND_SSHD:-}" = 1 ]; then
 	printf '%s\n' "${ONESHOT_DIND_SSH_KEY:?ONESHOT_DIND_SSHD=1 needs ONESHOT_DIND_SSH_KEY}" >/root/.ssh/authorized_keys
 	chmod 600 /root/.ssh/authorized_keys
 	[ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
-	/usr/sbin/sshd -e -o UsePAM=no -h /etc/ssh/ssh_host_ed25519_key
+	# OpenSSH 9.8 and later (trixie's) refuse, for 15 s and more, every
+	# connection from an address whose logins failed (PerSourcePenalties);
+	# the tests fail a login on purpose, from the address of all the others.
+	# Older sshd (bookworm's) know no such option.
+	penalties=
+	if /usr/sbin/sshd -t -o PerSourcePenalties=no -h /etc/ssh/ssh_host_ed25519_key 2>/dev/null; then
+		penalties="-o PerSourcePenalties=no"
+	fi
+	# shellcheck disable=SC2086 # penalties is empty or one option
+	/usr/sbin/sshd -e -o UsePAM=no $penalties -h /etc/ssh/ssh_host_ed25519_key
 fi
 
 # The API on TCP: plain on 2375 (--tls=false: without it dockerd waits ~15 s
