@@ -515,7 +515,9 @@ func watchPolls(r *Runner) *pollWatch {
 	return p
 }
 
-// await waits for a poll that started after the call has ended.
+// await waits for a poll that started after the call has ended. A
+// Runner polls only while a job of it is in flight: the caller makes sure
+// one still is (a job that may end on the poll it waits for does not count).
 func (p *pollWatch) await(t *testing.T, r *Runner) {
 	t.Helper()
 	seq := r.watch.pollsStarted()
