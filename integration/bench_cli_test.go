@@ -156,22 +156,6 @@ func timed(fn func() error) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-// inParallel runs fn n times at once, with the run's index, and returns
-// the errors joined.
-func inParallel(n int, fn func(i int) error) error {
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(i)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // medianDuration is the middle of ds (the mean of the two middle ones for
 // an even count).
 func medianDuration(ds []time.Duration) time.Duration {

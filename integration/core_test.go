@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -226,27 +225,20 @@ func TestConcurrentJobs(t *testing.T) {
 	t.Parallel()
 	requireNothingLeft(t)
 	ctx := testContext(t, 3*time.Minute)
-	const n = 20
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := runJob(t, ctx, []string{"echo", fmt.Sprint("job ", i), "--", "exit", fmt.Sprint(i % 4)})
-			var exitErr *oneshot.ExitError
-			switch {
-			case res == nil:
-				errs[i] = err
-			case i%4 != 0 && !errors.As(err, &exitErr):
-				errs[i] = fmt.Errorf("job %d: want an ExitError, got %v", i, err)
-			case res.ExitCode != i%4 || string(res.Stdout) != fmt.Sprintf("job %d\n", i):
-				errs[i] = fmt.Errorf("job %d: exit %d, stdout %q", i, res.ExitCode, res.Stdout)
-			}
-		}()
-	}
-	wg.Wait()
-	require.NoError(t, errors.Join(errs...))
+	err := inParallel(20, func(i int) error {
+		res, err := runJob(t, ctx, []string{"echo", fmt.Sprint("job ", i), "--", "exit", fmt.Sprint(i % 4)})
+		var exitErr *oneshot.ExitError
+		switch {
+		case res == nil:
+			return err
+		case i%4 != 0 && !errors.As(err, &exitErr):
+			return fmt.Errorf("job %d: want an ExitError, got %v", i, err)
+		case res.ExitCode != i%4 || string(res.Stdout) != fmt.Sprintf("job %d\n", i):
+			return fmt.Errorf("job %d: exit %d, stdout %q", i, res.ExitCode, res.Stdout)
+		}
+		return nil
+	})
+	require.NoError(t, err)
 }
 
 func TestSpecErrorCreatesNothing(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -165,4 +166,20 @@ func exitCodeOf(task swarm.Task) int {
 		return -1
 	}
 	return task.Status.ContainerStatus.ExitCode
+}
+
+// inParallel runs fn n times at once, with the run's index, and returns
+// the errors joined.
+func inParallel(n int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
