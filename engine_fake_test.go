@@ -61,7 +61,7 @@ type fakeEngine struct {
 	// fail with.
 	inspectErr   error
 	inspectFails int
-	// cutReads, if set, are how the next final reads are cut short, in
+	// cutReads, if set, are how the next final reads are cut short or refused, in
 	// order; cut receives each one's task.
 	cutReads []cutRead
 	cut      chan string
@@ -365,6 +365,9 @@ func (f *fakeEngine) TaskLogs(ctx context.Context, taskID string, o client.TaskL
 		}
 		if cut != nil {
 			defer func() { f.cut <- taskID }()
+			if cut.refused != nil {
+				return nil, cut.refused
+			}
 			return io.NopCloser(bytes.NewReader(l.finalCut(*cut))), nil
 		}
 		return io.NopCloser(bytes.NewReader(l.final())), nil

@@ -136,10 +136,13 @@ func (l *engineLog) final() []byte {
 // cutRead is how the engine cuts a final read short: after its first
 // entries, with the engine's own error (a frame of its own, as the swarm
 // sends when it cannot reach the node that holds the log), or inside the
-// next entry (a connection lost).
+// next entry (a connection lost); or how it refuses the read.
 type cutRead struct {
 	entries int
 	err     string // empty: cut inside an entry
+	// refused, if set, is what the request fails with instead, before
+	// any stream: no manager could serve it (the swarm has no leader).
+	refused error
 }
 
 // unreachableNode is the error the swarm's log broker sends in the stream

@@ -135,13 +135,13 @@ func (f *follower) stop() {
 }
 
 // readLog reads the whole log of out's task, which has ended, and settles
-// out with it (see output.go). A read that the swarm cuts short in a way
-// that may pass (see readAgain) is made again, after pauses doubling up
-// to maxFollowRetry, for up to patience: it resumes where the cut one
-// stopped.
+// out with it (see output.go). A read that fails in a way that may pass is
+// made again, after pauses doubling up to maxFollowRetry, resuming where
+// the failed one stopped (see readPatience): while no manager can serve
+// it, until ctx ends; while the swarm cuts it short, for up to patience.
 func (r *Runner) readLog(ctx context.Context, out *taskOutput, patience time.Duration) error {
 	read := out.finalRead()
-	var firstCut time.Time
+	wait := readPatience{patience: patience}
 	var pause time.Duration
 	for tries := 1; ; tries++ {
 		err := r.readLogOnce(ctx, out.taskID, read)
@@ -149,14 +149,11 @@ func (r *Runner) readLog(ctx context.Context, out *taskOutput, patience time.Dur
 			read.finish()
 			return nil
 		}
-		if firstCut.IsZero() {
-			firstCut = r.clock.Now()
-		}
-		if ctx.Err() != nil || !readAgain(err) || r.clock.Now().Sub(firstCut) >= patience {
+		if ctx.Err() != nil || !wait.again(err, r.clock.Now()) {
 			return triedError(err, tries)
 		}
 		pause = min(max(2*pause, 100*time.Millisecond), maxFollowRetry)
-		r.log.Debug("oneshot: log read cut short; reading it again", "task", out.taskID, "err", err, "in", pause)
+		r.log.Debug("oneshot: log read failed; reading it again", "task", out.taskID, "err", err, "in", pause)
 		if !sleep(r.clock, pause, ctx.Done()) {
 			return triedError(err, tries)
 		}
@@ -165,11 +162,42 @@ func (r *Runner) readLog(ctx context.Context, out *taskOutput, patience time.Dur
 }
 
 // logReadPatience bounds how long the final read of the task that decided
-// a job is made again when cut short: long enough for the node that holds
-// the log to come back to a manager elected after the last one was lost
-// (measured: a few seconds after the election, itself up to ~20 s after
-// the loss on 20.10). A read whose node is known lost is not made again.
+// a job is made again while the swarm cuts it short: long enough for the
+// node that holds the log to come back to a manager elected after the
+// last one was lost (measured: a few seconds after the election, on
+// 20.10). A read whose node is known lost is not made again.
 const logReadPatience = 30 * time.Second
+
+// readPatience says whether a final read that failed is made again.
+//   - patience 0: never (the task's node is known lost).
+//   - No manager could serve the read (see failsOver: none reachable or
+//     answering, its connection broke, or the swarm has no leader: a
+//     manager was lost and an election is under way, which took 31 s on a
+//     loaded 20.10 swarm): yes, within the read's own timeout, as the
+//     job's wait rides out a manager's loss; and the cuts that follow get
+//     their patience afresh.
+//   - The swarm cut the read short (see cutShort): for up to patience
+//     from the first cut.
+type readPatience struct {
+	patience time.Duration
+	cutSince time.Time // the first cut since a manager last served the read
+}
+
+func (p *readPatience) again(err error, now time.Time) bool {
+	switch {
+	case p.patience == 0:
+		return false
+	case failsOver(err):
+		p.cutSince = time.Time{}
+		return true
+	case !cutShort(err):
+		return false
+	}
+	if p.cutSince.IsZero() {
+		p.cutSince = now
+	}
+	return now.Sub(p.cutSince) < p.patience
+}
 
 // readLogOnce reads the whole log of a task into read, once.
 func (r *Runner) readLogOnce(ctx context.Context, taskID string, read *finalRead) error {
@@ -190,13 +218,12 @@ func (r *Runner) readLogOnce(ctx context.Context, taskID string, read *finalRead
 // errLogCut says a log read ended inside an entry.
 var errLogCut = errors.New("the log ended inside an entry")
 
-// readAgain reports whether a log read that failed with err may succeed
-// when made again: the swarm could not reach the node that holds the log
-// for now (a node not yet back with a manager elected after a loss: the
-// engine's "incomplete log stream"), or the read was cut short.
-func readAgain(err error) bool {
-	return strings.Contains(err.Error(), "incomplete log stream") || errors.Is(err, errLogCut) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || isHostCut(err)
+// cutShort reports whether the swarm cut a log read short in a way that
+// may pass: it could not reach the node that holds the log for now (a node
+// not yet back with a manager elected after a loss: the engine's
+// "incomplete log stream"), or the stream ended inside an entry.
+func cutShort(err error) bool {
+	return strings.Contains(err.Error(), "incomplete log stream") || errors.Is(err, errLogCut)
 }
 
 // triedError says how many reads err ended.

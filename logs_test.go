@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -159,10 +162,10 @@ func TestAFinalReadCutShortIsMadeAgainFromWhereItWasCut(t *testing.T) {
 		name string
 		cuts []cutRead
 	}{
-		{"the node is not back with the manager yet", []cutRead{{0, unreachableNode}, {0, unreachableNode}}},
-		{"cut after some entries", []cutRead{{2, unreachableNode}, {4, unreachableNode}}},
-		{"cut after some entries, then before them", []cutRead{{4, unreachableNode}, {1, unreachableNode}}},
-		{"cut inside an entry", []cutRead{{1, ""}, {3, ""}, {5, ""}}},
+		{"the node is not back with the manager yet", []cutRead{{entries: 0, err: unreachableNode}, {entries: 0, err: unreachableNode}}},
+		{"cut after some entries", []cutRead{{entries: 2, err: unreachableNode}, {entries: 4, err: unreachableNode}}},
+		{"cut after some entries, then before them", []cutRead{{entries: 4, err: unreachableNode}, {entries: 1, err: unreachableNode}}},
+		{"cut inside an entry", []cutRead{{entries: 1, err: ""}, {entries: 3, err: ""}, {entries: 5, err: ""}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			live, w := cutJob(t, tc.cuts, func(c *fakeClock, cut int) {
@@ -181,10 +184,10 @@ func TestAFinalReadThatStaysCutSaysSo(t *testing.T) {
 	var cuts []cutRead
 	var waited time.Duration
 	for n := 0; waited < logReadPatience; n++ {
-		cuts = append(cuts, cutRead{2, unreachableNode})
+		cuts = append(cuts, cutRead{entries: 2, err: unreachableNode})
 		waited += readPause(n)
 	}
-	cuts = append(cuts, cutRead{2, unreachableNode})
+	cuts = append(cuts, cutRead{entries: 2, err: unreachableNode})
 	live, w := cutJob(t, cuts, func(c *fakeClock, cut int) {
 		if cut < len(cuts)-1 {
 			c.awaitTimer(t, readPause(cut), "(*Runner).readLog")
@@ -200,6 +203,71 @@ func TestAFinalReadThatStaysCutSaysSo(t *testing.T) {
 	assert.Equal(t, "line 1\nline 2\n", live.String())
 }
 
+func TestAFinalReadWaitsForTheManagersPastItsPatience(t *testing.T) {
+	// After a manager's loss the swarm may have no leader for longer than
+	// the patience given to cut reads (31 s, seen on a loaded 20.10
+	// swarm): the read waits for the managers, and the cuts that follow,
+	// until the node that holds the log is back, get their patience afresh.
+	cuts := []cutRead{{entries: 2, err: unreachableNode}}
+	waited := readPause(0)
+	for n := 1; waited <= logReadPatience; n++ {
+		cuts = append(cuts, cutRead{refused: errManagerNoLeader})
+		waited += readPause(n)
+	}
+	cuts = append(cuts, cutRead{refused: everyManagerFailed()}, cutRead{entries: 4, err: unreachableNode}, cutRead{entries: 1, err: unreachableNode})
+	live, w := cutJob(t, cuts, func(c *fakeClock, cut int) {
+		c.awaitTimer(t, readPause(cut), "(*Runner).readLog")
+		c.Advance(readPause(cut))
+	})
+	require.NoError(t, w.err)
+	assert.Equal(t, "line 1\nline 2\nline 4\nline 5\n", string(w.res.Stdout))
+	assert.Equal(t, "line 3\nline 6\n", string(w.res.Stderr))
+	assert.Equal(t, string(w.res.Stdout), live.String(), "every byte once")
+}
+
+// everyManagerFailed is what a Runner made WithHosts says when no manager
+// could serve a call, as measured after a leader's loss.
+func everyManagerFailed() error {
+	return fmt.Errorf("every swarm manager failed (3 tried): %w", errors.Join(
+		fmt.Errorf("manager tcp://127.0.0.1:1: %w", errManagerNoLeader),
+		fmt.Errorf("manager tcp://127.0.0.1:2: %w", errManagerRefused),
+		fmt.Errorf("manager tcp://127.0.0.1:3: %w", errManagerNoLeader)))
+}
+
+func TestWhichFailedFinalReadsAreMadeAgain(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(0, 0).Add(time.Duration(s) * time.Second) }
+	cut := errors.New(unreachableNode)
+	type try struct {
+		err   error
+		at    time.Time
+		again bool
+	}
+	for _, tc := range []struct {
+		name     string
+		patience time.Duration
+		tries    []try
+	}{
+		{"no patience: never", 0, []try{{errManagerNoLeader, at(0), false}, {cut, at(0), false}}},
+		{"the swarm has no leader", logReadPatience, []try{{errManagerNoLeader, at(0), true}, {errManagerNoLeader, at(100), true}}},
+		{"no manager reachable", logReadPatience, []try{{errManagerRefused, at(0), true}}},
+		{"every manager failed", logReadPatience, []try{{everyManagerFailed(), at(0), true}}},
+		{"a connection broken", logReadPatience, []try{{io.ErrUnexpectedEOF, at(0), true}}},
+		{"cut inside an entry", logReadPatience, []try{{errLogCut, at(0), true}}},
+		{"the answer", logReadPatience, []try{{cerrdefs.ErrNotFound.WithMessage("task t1 not found"), at(0), false}}},
+		{"the log changed", logReadPatience, []try{{errLogChanged, at(0), false}}},
+		{"cut for the patience", logReadPatience, []try{{cut, at(0), true}, {cut, at(29), true}, {cut, at(30), false}}},
+		{"the patience starts again once the managers serve again", logReadPatience,
+			[]try{{cut, at(0), true}, {errManagerNoLeader, at(29), true}, {cut, at(40), true}, {cut, at(69), true}, {cut, at(70), false}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := readPatience{patience: tc.patience}
+			for i, try := range tc.tries {
+				assert.Equal(t, try.again, p.again(try.err, try.at), "try %d: %v", i, try.err)
+			}
+		})
+	}
+}
+
 func TestAFinalReadMadeAgainChecksTheLogIsTheSame(t *testing.T) {
 	l := newEngineLog(time.Microsecond)
 	for i := range 4 {
@@ -207,7 +275,7 @@ func TestAFinalReadMadeAgainChecksTheLogIsTheSame(t *testing.T) {
 	}
 	o := newTaskOutput("t1", newSink("stdout", &liveWriter{}, 1<<20), newSink("stderr", &liveWriter{}, 1<<20))
 	read := o.finalRead()
-	_, err := read.Write(l.finalCut(cutRead{3, ""}))
+	_, err := read.Write(l.finalCut(cutRead{entries: 3, err: ""}))
 	require.NoError(t, err)
 	read.again()
 	other := newEngineLog(time.Microsecond)
@@ -217,7 +285,7 @@ func TestAFinalReadMadeAgainChecksTheLogIsTheSame(t *testing.T) {
 	assert.ErrorIs(t, read.resumed(), errLogChanged, "it ended before where the cut one was")
 
 	read = newTaskOutput("t2", newSink("stdout", &liveWriter{}, 1<<20), newSink("stderr", &liveWriter{}, 1<<20)).finalRead()
-	_, err = read.Write(l.finalCut(cutRead{2, ""}))
+	_, err = read.Write(l.finalCut(cutRead{entries: 2, err: ""}))
 	require.NoError(t, err)
 	read.again()
 	_, err = read.Write(other.final())
@@ -231,7 +299,7 @@ func TestAReadWithoutPatienceIsNotMadeAgain(t *testing.T) {
 	// available" is final, and the job's end is not held up by it.
 	r, f, _ := newFakeRunner(t)
 	f.log("t1").write(false, []byte("line 1\n"))
-	f.cutReads = []cutRead{{0, unreachableNode}, {0, unreachableNode}}
+	f.cutReads = []cutRead{{entries: 0, err: unreachableNode}, {entries: 0, err: unreachableNode}}
 	out := newTaskOutput("t1", newSink("stdout", &liveWriter{}, 1<<20), newSink("stderr", &liveWriter{}, 1<<20))
 	err := r.readLog(context.Background(), out, 0)
 	require.Error(t, err)
