@@ -154,24 +154,39 @@ func TestTheLastLiveWaiterRemovesTheService(t *testing.T) {
 // read that fails is made again, as a remove is, and one that keeps
 // failing says so in the Result's CleanupErr, the service left for Prune.
 func TestALeavingWaitersFailedReadIsMadeAgain(t *testing.T) {
+	busy := errors.New("connection reset by peer")
 	for _, tc := range []struct {
-		name    string
-		fails   int
-		removed bool
+		name     string
+		err      error
+		fails    int
+		removed  bool
+		inspects int
 	}{
-		{"once", 1, true},
-		{"three times", removeTries - 1, true},
-		{"every time", removeTries, false},
+		{"once", busy, 1, true, 2},
+		{"three times", busy, removeTries - 1, true, removeTries},
+		{"every time", busy, removeTries, false, removeTries},
+		{"the swarm has no leader for a while", errManagerNoLeader, 9, true, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, f, c := newFakeRunner(t)
 			labels := map[string]string{waiterLabel("me"): leaseValue(c.Now().Add(time.Minute))}
 			f.services["svc"] = swarm.Service{ID: "svc", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "job", Labels: labels}}}
-			f.inspectErr, f.inspectFails = errors.New("connection reset by peer"), tc.fails
+			f.inspectErr, f.inspectFails = tc.err, tc.fails
 			j := r.newJob(JobSpec{}, "job", "svc", "me", c.Now())
-			removed, err := j.leaveService()
+			type left struct {
+				removed bool
+				err     error
+			}
+			leaving := make(chan left, 1)
+			go func() {
+				removed, err := j.leaveService()
+				leaving <- left{removed, err}
+			}()
+			cleanupPausesPass(t, c, tc.inspects, "(*Job).leaveService")
+			l := await(t, leaving, "leaveService")
+			removed, err := l.removed, l.err
 			assert.Equal(t, tc.removed, removed)
-			assert.Equal(t, min(tc.fails+1, removeTries), f.callCount("ServiceInspect"))
+			assert.Equal(t, tc.inspects, f.callCount("ServiceInspect"))
 			if tc.removed {
 				require.NoError(t, err)
 				assert.Equal(t, []string{"svc"}, f.removedServices())

@@ -120,11 +120,12 @@ func (r *Runner) parkOnce(ctx context.Context, id string) error {
 }
 
 // removeTries bounds the tries of a cleanup call (a removal, or the read
-// and write of a waiter leaving) that the engine fails for another reason
-// than the service being gone: a loaded engine may fail one call that the
-// next one passes, and a service left behind is what oneshot must not do.
-// Removing is idempotent: a try whose answer was lost but that removed the
-// service makes the next one find it gone, which is success.
+// and write of a waiter leaving) that a manager answered with a failure
+// other than the service being gone: a loaded engine may fail one call
+// that the next one passes, and a service left behind is what oneshot
+// must not do. Removing is idempotent: a try whose answer was lost but
+// that removed the service makes the next one find it gone, which is
+// success.
 const removeTries = 4
 
 // removeService removes the job's service; one that is already gone is no
@@ -132,28 +133,40 @@ const removeTries = 4
 func (r *Runner) removeService(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serviceCallTimeout)
 	defer cancel()
-	var failed retryCleanup
+	failed := retryCleanup{clock: r.clock}
 	for {
 		_, err := r.api.ServiceRemove(ctx, id, client.ServiceRemoveOptions{})
 		if err == nil || cerrdefs.IsNotFound(err) {
 			return nil
 		}
 		r.log.Debug("oneshot: removing the job service failed", "service", id, "try", failed.n+1, "err", err)
-		if !failed.again(ctx) {
+		if !failed.again(ctx, err) {
 			return &CleanupError{ServiceID: id, Err: failed.say(err)}
 		}
 	}
 }
 
 // retryCleanup counts the failed tries of a cleanup call, to make it
-// again after a pause (50 ms, doubling), removeTries times in all.
-type retryCleanup struct{ n int }
+// again after a pause (cleanupPause) on the Runner's clock: removeTries
+// in all of those a manager answered. A try that no manager could serve
+// (see failsOver: none reachable or answering, or the swarm has no
+// leader, as during the election after a manager's loss) does not count:
+// the call is made again until its context ends (serviceCallTimeout), as
+// the job's wait rides out a manager's loss.
+type retryCleanup struct {
+	clock    clock
+	n        int // the tries that failed
+	answered int // those a manager answered
+}
 
-// again notes a failed try and says whether to make another one, after
-// its pause.
-func (f *retryCleanup) again(ctx context.Context) bool {
+// again notes a try that failed with err and says whether to make
+// another one, after its pause.
+func (f *retryCleanup) again(ctx context.Context, err error) bool {
 	f.n++
-	return f.n < removeTries && pause(ctx, removePause<<(f.n-1))
+	if !failsOver(err) {
+		f.answered++
+	}
+	return f.answered < removeTries && sleep(f.clock, cleanupPause(f.n), ctx.Done())
 }
 
 // say is the error of the last try, with how many were made.
@@ -164,17 +177,13 @@ func (f *retryCleanup) say(err error) error {
 	return err
 }
 
-// removePause is the pause after a cleanup call's first failed try.
-const removePause = 50 * time.Millisecond
-
-// pause waits d, or until ctx is done: it says whether it waited d.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+// cleanupPause is the pause after the n-th failed try of a cleanup call
+// (from 1): 50 ms, doubling up to 2 s.
+func cleanupPause(n int) time.Duration {
+	return min(removePause<<min(n-1, 8), maxCleanupPause)
 }
+
+const (
+	removePause     = 50 * time.Millisecond
+	maxCleanupPause = 2 * time.Second
+)

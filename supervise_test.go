@@ -150,11 +150,13 @@ func TestAJobRunsToItsEnd(t *testing.T) {
 }
 
 func TestSuccessIsNilEvenWhenTheServiceCannotBeRemoved(t *testing.T) {
-	r, f, _ := newFakeRunner(t)
+	r, f, c := newFakeRunner(t)
 	f.removeErr = errors.New("manager busy")
 	job := startJob(t, context.Background(), r, "job1")
 	f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
-	w := await(t, waitAsync(context.Background(), job), "Wait")
+	waiting := waitAsync(context.Background(), job)
+	cleanupPausesPass(t, c, removeTries, "(*Runner).removeService")
+	w := await(t, waiting, "Wait")
 	require.NoError(t, w.err, "housekeeping does not turn success into failure")
 	var cleanupErr *CleanupError
 	require.ErrorAs(t, w.res.CleanupErr, &cleanupErr)
@@ -165,36 +167,53 @@ func TestSuccessIsNilEvenWhenTheServiceCannotBeRemoved(t *testing.T) {
 // and a service left behind is what oneshot must not do. One whose answer
 // was lost but that removed the service finds it gone the next time.
 func TestARemoveThatFailsIsMadeAgain(t *testing.T) {
+	busy := errors.New("connection reset by peer")
 	for _, tc := range []struct {
 		name           string
+		err            error
 		fails          int
 		removedAnyway  bool
 		wantCalls      int
 		wantCleanupErr bool
 	}{
-		{name: "once", fails: 1, wantCalls: 2},
-		{name: "three times", fails: 3, wantCalls: 4},
-		{name: "every time", fails: 0, wantCalls: removeTries, wantCleanupErr: true},
-		{name: "its answer lost", fails: 1, removedAnyway: true, wantCalls: 2},
+		{name: "once", err: busy, fails: 1, wantCalls: 2},
+		{name: "three times", err: busy, fails: 3, wantCalls: 4},
+		{name: "every time", err: busy, fails: 0, wantCalls: removeTries, wantCleanupErr: true},
+		{name: "its answer lost", err: busy, fails: 1, removedAnyway: true, wantCalls: 2},
+		// No manager could serve those tries: they do not count.
+		{name: "the swarm has no leader for a while", err: errManagerNoLeader, fails: 9, wantCalls: 10},
+		{name: "no manager reachable for a while", err: errManagerRefused, fails: 9, wantCalls: 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, f, _ := newFakeRunner(t)
-			f.removeErr, f.removeFails, f.removedAnyway = errors.New("connection reset by peer"), tc.fails, tc.removedAnyway
+			r, f, c := newFakeRunner(t)
+			f.removeErr, f.removeFails, f.removedAnyway = tc.err, tc.fails, tc.removedAnyway
 			job := startJob(t, context.Background(), r, "job1")
 			f.setTasks(job.ServiceID(), task("t1", 0, swarm.TaskStateComplete, exited(0)))
-			w := await(t, waitAsync(context.Background(), job), "Wait")
+			waiting := waitAsync(context.Background(), job)
+			cleanupPausesPass(t, c, tc.wantCalls, "(*Runner).removeService")
+			w := await(t, waiting, "Wait")
 			require.NoError(t, w.err)
 			assert.Equal(t, tc.wantCalls, f.callCount("ServiceRemove"))
 			if tc.wantCleanupErr {
 				var cleanupErr *CleanupError
 				require.ErrorAs(t, w.res.CleanupErr, &cleanupErr)
-				assert.Contains(t, cleanupErr.Error(), "connection reset by peer")
+				assert.Contains(t, cleanupErr.Error(), tc.err.Error())
 				assert.Contains(t, cleanupErr.Error(), fmt.Sprintf("tried %d times", removeTries))
 				return
 			}
 			assert.NoError(t, w.res.CleanupErr)
 			assert.Equal(t, []string{job.ServiceID()}, f.removedServices())
 		})
+	}
+}
+
+// cleanupPausesPass lets the pauses between the tries of a cleanup call
+// made by the function by pass on the fake clock, until the last of tries.
+func cleanupPausesPass(t *testing.T, c *fakeClock, tries int, by string) {
+	t.Helper()
+	for n := 1; n < tries; n++ {
+		c.awaitTimer(t, cleanupPause(n), by)
+		c.Advance(cleanupPause(n))
 	}
 }
 

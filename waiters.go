@@ -115,9 +115,15 @@ func (r *Runner) setLease(ctx context.Context, id, waiter string, expires time.T
 
 // raceBackoff pauses before the next try of a write that lost a race:
 // a random time up to 10 ms doubled with each try (at most 320 ms), so
-// that writers racing for one service spread out.
+// that writers racing for one service spread out. It is real time, not
+// the Runner's clock: the writers race in real time.
 func raceBackoff(ctx context.Context, try int) {
-	pause(ctx, time.Duration(rand.Int64N(int64(10*time.Millisecond)<<min(try, 5))))
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(10*time.Millisecond) << min(try, 5))))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // writeLabels writes the service's labels, against the version read.
@@ -164,13 +170,13 @@ func (j *Job) leaveService() (removed bool, err error) {
 	if j.mayRemoveUnread() {
 		return true, j.runner.removeService(ctx, j.id)
 	}
-	var failed retryCleanup
+	failed := retryCleanup{clock: j.clock()}
 	for try := 0; try < writeRetries; {
 		found, err := j.runner.api.ServiceInspect(ctx, j.id, client.ServiceInspectOptions{})
 		switch {
 		case cerrdefs.IsNotFound(err):
 			return false, nil // another waiter removed it
-		case err != nil && failed.again(ctx):
+		case err != nil && failed.again(ctx, err):
 			continue
 		case err != nil:
 			return false, &CleanupError{ServiceID: j.id, Err: failed.say(err)}
@@ -188,7 +194,7 @@ func (j *Job) leaveService() (removed bool, err error) {
 		case isOutOfSequence(err):
 			raceBackoff(ctx, try)
 			try++
-		case !failed.again(ctx):
+		case !failed.again(ctx, err):
 			return false, &CleanupError{ServiceID: j.id, Err: failed.say(err)}
 		}
 	}
