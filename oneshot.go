@@ -310,13 +310,16 @@ func (j *Job) requestStop(why stopReason) {
 	})
 }
 
-// finished ends the supervisor's work: Wait may return.
+// finished ends the supervisor's work: Wait may return. The job leaves
+// the Runner's jobs in flight first, so that once Wait has returned the
+// job is over for the Runner too (a Prune no longer counts it alive).
 func (j *Job) finished() {
 	for _, release := range j.release {
 		release()
 	}
+	j.runner.unregister(j)
 	close(j.done)
-	j.runner.jobDone(j)
+	j.runner.running.Done()
 }
 
 func (j *Job) clock() clock { return j.runner.clock }

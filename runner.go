@@ -322,12 +322,12 @@ func (r *Runner) register(j *Job) {
 	}
 }
 
-// jobDone notes that a job's supervisor has finished.
-func (r *Runner) jobDone(j *Job) {
+// unregister notes that a job is no longer in flight: its supervisor is
+// finishing.
+func (r *Runner) unregister(j *Job) {
 	r.mu.Lock()
 	delete(r.inFlight, j)
 	r.mu.Unlock()
-	r.running.Done()
 }
 
 // explain turns an engine error into one that says what to do, diagnosing
