@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -475,15 +476,17 @@ func closeOnTheClock(t *testing.T, r *Runner, c *fakeClock) {
 	t.Error("Close did not return")
 }
 
-// await returns what ch receives, failing the test if nothing comes for
-// long: a bound for a test that is broken, never a pause that makes one
-// pass.
+// await returns what ch receives, failing the test (with every goroutine's
+// stack, to say where it hung) if nothing comes for long: a bound for a
+// test that is broken, never a pause that makes one pass.
 func await[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
 		return v
 	case <-time.After(30 * time.Second):
+		buf := make([]byte, 1<<20)
+		t.Logf("every goroutine, to say where the test hung:\n%s", buf[:runtime.Stack(buf, true)])
 		require.FailNow(t, "timed out waiting for "+what)
 		var zero T
 		return zero
