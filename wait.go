@@ -257,11 +257,14 @@ func (w *watcher) pollLoop(ctx context.Context) {
 	p := pace{interval: minPoll}
 	idleSince := w.clock.Now()
 	for {
+		// The poll is numbered before it reads the jobs in flight: one
+		// numbered after a job was added polls it (see pollsStarted).
+		p0 := w.startPoll()
 		jobs := w.inFlight()
 		if len(jobs) > 0 {
 			start := w.clock.Now()
 			idleSince = start
-			changed, quiet := w.poll(ctx, jobs)
+			changed, quiet := w.poll(ctx, jobs, p0)
 			p.polled(changed, quiet, w.clock.Now())
 			p.took(w.clock.Now().Sub(start))
 			if w.afterPoll != nil {
@@ -351,14 +354,14 @@ func (w *watcher) inFlight() map[string][]*jobWatch {
 }
 
 // poll reads the tasks of jobs (and the nodes, when needed) and hands each
-// job its new snapshot. It reports whether anything changed, and whether
-// the poll may be quiet: every task in flight runs on the Runner's node.
-func (w *watcher) poll(ctx context.Context, jobs map[string][]*jobWatch) (changed, quiet bool) {
+// job its new snapshot, numbered p (taken before jobs was read). It
+// reports whether anything changed, and whether the poll may be quiet:
+// every task in flight runs on the Runner's node.
+func (w *watcher) poll(ctx context.Context, jobs map[string][]*jobWatch, p pollStart) (changed, quiet bool) {
 	filters := make(client.Filters)
 	for id := range jobs {
 		filters.Add("service", id)
 	}
-	p := w.startPoll()
 	list, err := pollBounded(ctx, w.clock, func(ctx context.Context) (client.TaskListResult, error) {
 		return w.api.TaskList(ctx, client.TaskListOptions{Filters: filters})
 	})
@@ -466,7 +469,8 @@ func (w *watcher) startPoll() pollStart {
 }
 
 // pollsStarted numbers the last poll started: a snapshot with a higher
-// number comes from a poll that started after this call.
+// number comes from a poll that started after this call, and that read
+// the jobs in flight after it (a job added before the call is in it).
 func (w *watcher) pollsStarted() uint64 { return w.polls.Load() }
 
 func (w *watcher) pollFailed(ctx context.Context, jobs map[string][]*jobWatch, err error) {
