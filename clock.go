@@ -9,6 +9,10 @@ type clock interface {
 	Now() time.Time
 	// NewTimer returns a timer that fires once, d from now.
 	NewTimer(d time.Duration) timer
+	// NewTimerAt returns a timer that fires once at at, or at once if at
+	// has passed: the time is read when the timer is set, so that a clock
+	// moved meanwhile (a test's fake one) cannot make it late.
+	NewTimerAt(at time.Time) timer
 	// AfterFunc calls f in its own goroutine d from now, unless stopped.
 	AfterFunc(d time.Duration, f func()) timer
 }
@@ -25,6 +29,8 @@ type realClock struct{}
 func (realClock) Now() time.Time { return time.Now() }
 
 func (realClock) NewTimer(d time.Duration) timer { return realTimer{time.NewTimer(d)} }
+
+func (realClock) NewTimerAt(at time.Time) timer { return realTimer{time.NewTimer(time.Until(at))} }
 
 func (realClock) AfterFunc(d time.Duration, f func()) timer { return realTimer{time.AfterFunc(d, f)} }
 

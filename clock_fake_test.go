@@ -40,11 +40,15 @@ func (c *fakeClock) Now() time.Time {
 }
 
 func (c *fakeClock) NewTimer(d time.Duration) timer {
-	return c.add(&fakeTimer{ch: make(chan time.Time, 1), setBy: callers()}, d)
+	return c.add(&fakeTimer{ch: make(chan time.Time, 1), setBy: callers()}, func(time.Time) time.Duration { return d })
+}
+
+func (c *fakeClock) NewTimerAt(at time.Time) timer {
+	return c.add(&fakeTimer{ch: make(chan time.Time, 1), setBy: callers()}, func(now time.Time) time.Duration { return at.Sub(now) })
 }
 
 func (c *fakeClock) AfterFunc(d time.Duration, f func()) timer {
-	return c.add(&fakeTimer{f: f, setBy: callers()}, d)
+	return c.add(&fakeTimer{f: f, setBy: callers()}, func(time.Time) time.Duration { return d })
 }
 
 // callers names the functions that called NewTimer or AfterFunc.
@@ -61,8 +65,11 @@ func callers() []string {
 	}
 }
 
-func (c *fakeClock) add(t *fakeTimer, d time.Duration) *fakeTimer {
+// add sets t to fire after(now) from now, now read under the clock's
+// lock: an Advance cannot come between the two.
+func (c *fakeClock) add(t *fakeTimer, after func(now time.Time) time.Duration) *fakeTimer {
 	c.mu.Lock()
+	d := after(c.now)
 	t.clock, t.at = c, c.now.Add(d)
 	if d > 0 {
 		c.timers = append(c.timers, t)

@@ -197,7 +197,7 @@ func (j *Job) alarmAt(at time.Time) alarm {
 	if at.IsZero() {
 		return alarm{}
 	}
-	return alarm{j.clock().NewTimer(at.Sub(j.clock().Now()))}
+	return alarm{j.clock().NewTimerAt(at)}
 }
 
 func (a alarm) C() <-chan time.Time {
